@@ -1,0 +1,97 @@
+import ipaddr from 'ipaddr.js';
+import type { AddressType } from './model.js';
+import type { SkipReason } from './skip.js';
+
+export type AddressResult =
+  | { readonly ok: true; readonly type: AddressType; readonly address: string }
+  | { readonly ok: false; readonly reason: SkipReason; readonly detail: string };
+
+export interface AddressOptions {
+  /** Keep link-local, loopback, unspecified, multicast and broadcast addresses (default false). */
+  readonly allowNonRoutable?: boolean;
+}
+
+const NON_ROUTABLE_V4 = new Set(['unspecified', 'broadcast', 'multicast', 'linkLocal', 'loopback']);
+const NON_ROUTABLE_V6 = new Set(['unspecified', 'linkLocal', 'multicast', 'loopback']);
+const MAX_ADDRESS_INPUT = 64;
+
+function rangeName(range: string): string {
+  return range.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}
+
+/**
+ * Decides whether an input string is an address that belongs in a zone, and in which canonical form.
+ * IPv4 must be four decimal parts (no octal, hex or short forms); IPv6 is written in RFC 5952 form; an
+ * IPv4-mapped IPv6 address becomes the IPv4 address it maps. Zone indexes (`%eth0`) and prefixes are rejected.
+ */
+export function toAddress(input: string, options: AddressOptions = {}): AddressResult {
+  if (input.length === 0 || input.length > MAX_ADDRESS_INPUT) {
+    return {
+      ok: false,
+      reason: 'invalid-address',
+      detail: `${JSON.stringify(input.slice(0, MAX_ADDRESS_INPUT))} is not an IP address`,
+    };
+  }
+  if (ipaddr.IPv4.isValidFourPartDecimal(input)) {
+    return classifyV4(ipaddr.IPv4.parse(input), options);
+  }
+  if (!input.includes('%') && ipaddr.IPv6.isValid(input)) {
+    const v6 = ipaddr.IPv6.parse(input);
+    if (v6.isIPv4MappedAddress()) return classifyV4(v6.toIPv4Address(), options);
+    const range = v6.range();
+    if (!options.allowNonRoutable && NON_ROUTABLE_V6.has(range)) {
+      return {
+        ok: false,
+        reason: 'non-routable-address',
+        detail: `${input} is a ${rangeName(range)} address`,
+      };
+    }
+    return { ok: true, type: 'AAAA', address: v6.toRFC5952String() };
+  }
+  return { ok: false, reason: 'invalid-address', detail: `${JSON.stringify(input)} is not an IP address` };
+}
+
+function classifyV4(v4: ipaddr.IPv4, options: AddressOptions): AddressResult {
+  const range = v4.range();
+  const address = v4.toString();
+  if (!options.allowNonRoutable && NON_ROUTABLE_V4.has(range)) {
+    return {
+      ok: false,
+      reason: 'non-routable-address',
+      detail: `${address} is a ${rangeName(range)} address`,
+    };
+  }
+  return { ok: true, type: 'A', address };
+}
+
+const CANONICAL_V4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const CANONICAL_V6 = /^[0-9a-f:.]{2,45}$/;
+
+/** Cheap check that an address is already in the canonical form {@link toAddress} produces. */
+export function isCanonicalAddress(type: AddressType, address: string): boolean {
+  if (type === 'A') return CANONICAL_V4.test(address);
+  return CANONICAL_V6.test(address) && ipaddr.IPv6.isValid(address) && !address.includes('%');
+}
+
+/** A key that sorts addresses of one type numerically as plain strings (for deterministic output). */
+export function addressSortKey(type: AddressType, address: string): string {
+  if (type === 'A') {
+    let value = 0;
+    let octet = 0;
+    for (let index = 0; index < address.length; index += 1) {
+      const code = address.charCodeAt(index);
+      if (code === 0x2e) {
+        value = value * 256 + octet;
+        octet = 0;
+      } else {
+        octet = octet * 10 + code - 0x30;
+      }
+    }
+    return (value * 256 + octet).toString(16).padStart(8, '0');
+  }
+  return ipaddr.IPv6.parse(address)
+    .toNormalizedString()
+    .split(':')
+    .map((part) => part.padStart(4, '0'))
+    .join(':');
+}

@@ -1,0 +1,231 @@
+import { describe, expect, it } from '@jest/globals';
+import * as fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ManualClock } from './clock.js';
+import { defaultZoneConfig } from './config.js';
+import { ZoneStoreError } from './errors.js';
+import { silentLogger } from './logger.js';
+import type { ClaimedRecord } from './model.js';
+import { parseZone } from './parse.js';
+import { Reconciler, recoverSerial, type WriteInfo } from './reconciler.js';
+import { FileZoneStore, type ZoneStore } from './store.js';
+
+class MemoryStore implements ZoneStore {
+  readonly files = new Map<string, string>();
+  writes = 0;
+  failNext = 0;
+  read(origin: string): Promise<string | undefined> {
+    return Promise.resolve(this.files.get(origin));
+  }
+  write(origin: string, text: string): Promise<void> {
+    if (this.failNext > 0) {
+      this.failNext -= 1;
+      return Promise.reject(new ZoneStoreError('disk full', { transient: true }));
+    }
+    this.writes += 1;
+    this.files.set(origin, text);
+    return Promise.resolve();
+  }
+}
+
+const config = defaultZoneConfig('vm.example.com', ['10.0.0.53']);
+const rec = (name: string, address: string): ClaimedRecord => ({
+  name,
+  type: 'A',
+  address,
+  claim: 'exclusive',
+});
+
+function setup<S extends ZoneStore = MemoryStore>(
+  store: S = new MemoryStore() as unknown as S,
+  clock = new ManualClock(),
+) {
+  const writes: WriteInfo[] = [];
+  const reconciler = new Reconciler({
+    config,
+    store,
+    clock,
+    logger: process.env.ZW_DEBUG ? console : silentLogger,
+    debounceMs: 100,
+    maxDelayMs: 500,
+    retryMinMs: 1000,
+    observer: { onWrite: (info) => writes.push(info) },
+  });
+  return { reconciler, clock, writes, store };
+}
+
+function addresses(text: string | undefined): string[] {
+  return parseZone(text ?? '', { origin: config.origin })
+    .records.filter((record) => record.type === 'A' && !record.name.startsWith('ns.'))
+    .map((record) => `${record.name} ${record.rdata[0] ?? ''}`);
+}
+
+describe('Reconciler', () => {
+  it('writes nothing before every source has delivered its initial state', async () => {
+    const store = new MemoryStore();
+    const { reconciler, clock } = setup(store);
+    const vmis = reconciler.registerSource('vmis');
+    const files = reconciler.registerSource('files');
+    await reconciler.start();
+    vmis.upsert('a', [rec('web.default', '10.1.0.1')]);
+    vmis.markSynced();
+    await clock.advance(5000);
+    expect(store.writes).toBe(0);
+    expect(reconciler.isReady()).toBe(false);
+    files.markSynced();
+    await clock.advance(0);
+    expect(store.writes).toBe(1);
+    expect(reconciler.isReady()).toBe(true);
+    expect(addresses(store.files.get(config.origin))).toEqual(['web.default.vm.example.com 10.1.0.1']);
+  });
+
+  it('coalesces a burst into one write that reflects every event, within the maximum delay', async () => {
+    const store = new MemoryStore();
+    const { reconciler, clock, writes } = setup(store);
+    const source = reconciler.registerSource('vmis');
+    await reconciler.start();
+    source.markSynced();
+    await clock.advance(0);
+    expect(writes).toHaveLength(1);
+    const burstStart = clock.now();
+    for (let index = 0; index < 20; index += 1) {
+      source.upsert(`vmi-${index}`, [rec(`vm${index}.default`, `10.1.0.${index + 1}`)], clock.now());
+      await clock.advance(50); // never quiet for 100 ms
+    }
+    // 20 events over 1000 ms with a 500 ms maximum delay: writes at ~500 and ~1000 ms, never one per event.
+    expect(writes.length).toBeLessThanOrEqual(4);
+    await clock.advance(1000);
+    const last = writes.at(-1);
+    expect(last?.records).toBe(20);
+    expect(addresses(store.files.get(config.origin))).toHaveLength(20);
+    const delays = writes.slice(1).flatMap((info) => info.eventDelaysMs);
+    expect(delays).toHaveLength(20);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(500);
+    expect(clock.now() - burstStart).toBeGreaterThan(0);
+  });
+
+  it('skips writes when nothing but the serial would change', async () => {
+    const { reconciler, clock, writes } = setup();
+    const source = reconciler.registerSource('vmis');
+    await reconciler.start();
+    source.upsert('a', [rec('web.default', '10.1.0.1')]);
+    source.markSynced();
+    await clock.advance(0);
+    source.upsert('a', [rec('web.default', '10.1.0.1')]);
+    source.replaceAll(new Map([['a', [rec('web.default', '10.1.0.1')]]]));
+    await clock.advance(2000);
+    expect(writes).toHaveLength(1);
+  });
+
+  it('raises the serial on every write, even within one second', async () => {
+    const { reconciler, clock, writes } = setup();
+    const source = reconciler.registerSource('vmis');
+    await reconciler.start();
+    source.markSynced();
+    await clock.advance(0);
+    source.upsert('a', [rec('a.default', '10.1.0.1')]);
+    await clock.advance(150);
+    source.upsert('b', [rec('b.default', '10.1.0.2')]);
+    await clock.advance(150);
+    const first = writes[0]?.serial ?? 0;
+    expect(first).toBe(clock.now() / 1000 - 0.3);
+    expect(writes.map((info) => info.serial)).toEqual([first, first + 1, first + 2]);
+  });
+
+  it('after a restart keeps an identical zone and continues above its serial', async () => {
+    const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'zw-reconciler-'));
+    try {
+      const clock = new ManualClock();
+      const first = setup(new FileZoneStore(directory), clock);
+      const source = first.reconciler.registerSource('vmis');
+      await first.reconciler.start();
+      source.upsert('a', [rec('web.default', '10.1.0.1')]);
+      source.markSynced();
+      await clock.advance(0);
+      await first.reconciler.idle();
+      await first.reconciler.stop();
+      const file = path.join(directory, 'db.vm.example.com');
+      const before = await fs.readFile(file, 'utf8');
+      const serial = recoverSerial(before, config.origin);
+
+      const second = setup(new FileZoneStore(directory), new ManualClock(clock.now() - 3_600_000)); // clock went back
+      const again = second.reconciler.registerSource('vmis');
+      await second.reconciler.start();
+      again.upsert('a', [rec('web.default', '10.1.0.1')]);
+      again.markSynced();
+      await second.clock.advance(0);
+      await second.reconciler.idle();
+      expect(second.writes).toHaveLength(0);
+      expect(second.reconciler.isReady()).toBe(true);
+      expect(await fs.readFile(file, 'utf8')).toBe(before);
+      again.upsert('b', [rec('db.default', '10.1.0.2')]);
+      await second.clock.advance(200);
+      await second.reconciler.idle();
+      expect(second.writes[0]?.serial).toBe((serial ?? 0) + 1);
+      expect(addresses(await fs.readFile(file, 'utf8'))).toHaveLength(2);
+    } finally {
+      await fs.rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the old zone when a write fails and retries with backoff', async () => {
+    const store = new MemoryStore();
+    const { reconciler, clock, writes } = setup(store);
+    const source = reconciler.registerSource('vmis');
+    await reconciler.start();
+    source.upsert('a', [rec('a.default', '10.1.0.1')]);
+    source.markSynced();
+    await clock.advance(0);
+    const good = store.files.get(config.origin);
+    store.failNext = 2;
+    source.upsert('b', [rec('b.default', '10.1.0.2')], clock.now());
+    await clock.advance(150);
+    expect(store.files.get(config.origin)).toBe(good);
+    expect(reconciler.status().lastWriteError).toContain('disk full');
+    await clock.advance(900); // first retry after 1000 ms fails again
+    expect(writes).toHaveLength(1);
+    await clock.advance(2100); // second retry after 2000 ms succeeds
+    expect(writes).toHaveLength(2);
+    expect(addresses(store.files.get(config.origin))).toHaveLength(2);
+    expect(writes[1]?.eventDelaysMs).toHaveLength(1);
+  });
+
+  it('keeps a failing source in the zone and resolves name conflicts deterministically', async () => {
+    const store = new MemoryStore();
+    const clock = new ManualClock();
+    const conflicts: string[] = [];
+    const observed = new Reconciler({
+      config,
+      store,
+      clock,
+      logger: silentLogger,
+      observer: {
+        onConflict: (conflict) => conflicts.push(`${conflict.name} ${conflict.winner}>${conflict.loser}`),
+      },
+    });
+    const source = observed.registerSource('vmis');
+    await observed.start();
+    source.upsert('uid-2', [rec('web.default', '10.1.0.2')]);
+    source.upsert('uid-1', [rec('web.default', '10.1.0.1')]);
+    source.markSynced();
+    await clock.advance(0);
+    source.reportError(new Error('API unreachable'));
+    await clock.advance(5000);
+    expect(addresses(store.files.get(config.origin))).toEqual(['web.default.vm.example.com 10.1.0.1']);
+    expect(conflicts).toEqual(['web.default uid-1>uid-2']);
+    expect(observed.status().sources[0]?.lastError).toBe('API unreachable');
+  });
+
+  it('writes what is pending when stopped', async () => {
+    const store = new MemoryStore();
+    const { reconciler, clock } = setup(store);
+    const source = reconciler.registerSource('vmis');
+    await reconciler.start();
+    source.markSynced();
+    await clock.advance(0);
+    source.upsert('a', [rec('a.default', '10.1.0.1')]);
+    await reconciler.stop();
+    expect(addresses(store.files.get(config.origin))).toEqual(['a.default.vm.example.com 10.1.0.1']);
+  });
+});

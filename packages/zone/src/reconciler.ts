@@ -1,0 +1,440 @@
+import { assembleRecords, type NameConflict } from './assemble.js';
+import { checkZone } from './check.js';
+import type { Clock } from './clock.js';
+import { reservedNames } from './config.js';
+import { diffRecordKeys, recordKey } from './diff.js';
+import { InvalidZoneError, ZoneError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { ClaimedRecord, ZoneConfig } from './model.js';
+import { parseZone } from './parse.js';
+import {
+  joinRendered,
+  renderZoneParts,
+  splitRenderedSerial,
+  validateRenderedZone,
+  type RenderedZone,
+} from './render.js';
+import { nextSerial } from './serial.js';
+import type { SkippedRecord } from './skip.js';
+import type { ZoneStore } from './store.js';
+
+/** How a source feeds the reconciler. Keys identify source objects (a VMI's uid, a sandbox id). */
+export interface SourceHandle {
+  /** Sets the records of one object (an empty list keeps the object but gives it no records). */
+  upsert(key: string, records: readonly ClaimedRecord[], eventTimeMs?: number): void;
+  remove(key: string, eventTimeMs?: number): void;
+  /** Replaces every object of this source (after a list or relist). */
+  replaceAll(entries: ReadonlyMap<string, readonly ClaimedRecord[]>, eventTimeMs?: number): void;
+  /** The initial state is complete. No zone is written before every registered source said so. */
+  markSynced(): void;
+  /** The source is in trouble; its last state stays in the zone. */
+  reportError(error: Error): void;
+  /** The source works again after {@link reportError}. */
+  reportHealthy(): void;
+}
+
+export interface WriteInfo {
+  readonly origin: string;
+  readonly serial: number;
+  readonly records: number;
+  readonly added: number;
+  readonly removed: number;
+  readonly durationMs: number;
+  /** For every source event this write reflects: time from the event to the rename, in ms. */
+  readonly eventDelaysMs: readonly number[];
+}
+
+/** Hooks the CLI turns into metrics. All optional. */
+export interface ReconcilerObserver {
+  onWrite?(info: WriteInfo): void;
+  /** A flush found nothing to change but the serial (or the file on disk was already identical). */
+  onUnchanged?(origin: string): void;
+  onConflict?(conflict: NameConflict): void;
+  onRejected?(skipped: SkippedRecord): void;
+  onWriteError?(error: Error): void;
+  onSourceError?(source: string, error: Error): void;
+}
+
+export interface ReconcilerOptions {
+  readonly config: ZoneConfig;
+  readonly store: ZoneStore & { prepare?(): Promise<unknown> };
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Quiet time after the last event before writing (default 200 ms). */
+  readonly debounceMs?: number;
+  /** Longest time an event waits for its write while events keep coming (default 1000 ms). */
+  readonly maxDelayMs?: number;
+  /** Backoff after a failed write: first and longest delay (defaults 500 ms and 30 s). */
+  readonly retryMinMs?: number;
+  readonly retryMaxMs?: number;
+  /** Parse every zone back and refuse to write it when it has a problem (default true). */
+  readonly validate?: boolean;
+  readonly observer?: ReconcilerObserver;
+}
+
+export interface SourceStatus {
+  readonly name: string;
+  readonly synced: boolean;
+  readonly objects: number;
+  readonly lastError: string | undefined;
+}
+
+export interface ReconcilerStatus {
+  readonly origin: string;
+  readonly ready: boolean;
+  readonly serial: number | undefined;
+  readonly records: number | undefined;
+  readonly lastWriteMs: number | undefined;
+  readonly lastWriteError: string | undefined;
+  readonly sources: readonly SourceStatus[];
+}
+
+interface SourceState {
+  readonly name: string;
+  readonly entries: Map<string, readonly ClaimedRecord[]>;
+  synced: boolean;
+  lastError: Error | undefined;
+}
+
+const MAX_TRACKED_EVENTS = 100_000;
+
+/**
+ * Owns one zone file. Sources feed it objects' records; it coalesces bursts (debounce with a maximum delay),
+ * assembles and renders the zone, skips writes that would change nothing but the serial, picks the serial,
+ * validates the text and writes it atomically through the store. A failed write keeps the old file and is
+ * retried with backoff; a failing source keeps its last state.
+ */
+export class Reconciler {
+  private readonly options: ReconcilerOptions;
+  private readonly debounceMs: number;
+  private readonly maxDelayMs: number;
+  private readonly reserved: ReadonlySet<string>;
+  private readonly sources: SourceState[] = [];
+  private readonly knownConflicts = new Set<string>();
+  private readonly knownRejections = new Set<string>();
+  private started = false;
+  private stopped = false;
+  private dirty = false;
+  private firstPendingAt: number | undefined;
+  private pendingEvents: number[] = [];
+  private timer: unknown;
+  private timerDue: number | undefined;
+  private writing: Promise<void> | undefined;
+  private retryDelayMs: number | undefined;
+  private serial: number | undefined;
+  private lastParts: RenderedZone | undefined;
+  private lastKeys: Set<string> | undefined;
+  private lastWriteMs: number | undefined;
+  private lastWriteError: Error | undefined;
+  private ready = false;
+  private readonly readyWaiters: (() => void)[] = [];
+
+  constructor(options: ReconcilerOptions) {
+    this.options = options;
+    this.debounceMs = options.debounceMs ?? 200;
+    this.maxDelayMs = Math.max(options.maxDelayMs ?? 1000, this.debounceMs);
+    this.reserved = reservedNames(options.config);
+  }
+
+  get origin(): string {
+    return this.options.config.origin;
+  }
+
+  registerSource(name: string): SourceHandle {
+    if (this.sources.some((source) => source.name === name)) {
+      throw new ZoneError(`a source named ${name} is already registered`);
+    }
+    const state: SourceState = { name, entries: new Map(), synced: false, lastError: undefined };
+    this.sources.push(state);
+    return {
+      upsert: (key, records, eventTimeMs) => {
+        state.entries.set(key, records);
+        this.changed(eventTimeMs);
+      },
+      remove: (key, eventTimeMs) => {
+        if (state.entries.delete(key)) this.changed(eventTimeMs);
+      },
+      replaceAll: (entries, eventTimeMs) => {
+        state.entries.clear();
+        for (const [key, records] of entries) state.entries.set(key, records);
+        this.changed(eventTimeMs);
+      },
+      markSynced: () => {
+        if (state.synced) return;
+        state.synced = true;
+        this.options.logger.debug(`source ${name} delivered its initial state`, {
+          objects: state.entries.size,
+        });
+        this.dirty = true;
+        this.schedule(true);
+      },
+      reportError: (error) => {
+        if (state.lastError === undefined) {
+          this.options.logger.warn(`source ${name} failed; keeping its last state in zone ${this.origin}`, {
+            error: error.message,
+          });
+        }
+        state.lastError = error;
+        this.options.observer?.onSourceError?.(name, error);
+      },
+      reportHealthy: () => {
+        if (state.lastError !== undefined) this.options.logger.info(`source ${name} recovered`);
+        state.lastError = undefined;
+      },
+    };
+  }
+
+  /** Reads the current zone (for its serial and content) and starts writing once every source is synced. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    const { store, config, logger } = this.options;
+    if (store.prepare !== undefined) await store.prepare();
+    const existing = await store.read(config.origin);
+    if (existing !== undefined) {
+      this.lastParts = splitRenderedSerial(existing);
+      this.serial = recoverSerial(existing, config.origin);
+      logger.info(`found zone ${config.origin} with serial ${this.serial ?? 'unknown'}`);
+    }
+    this.started = true;
+    this.schedule(true);
+  }
+
+  /** Stops timers, writes what is pending (when every source is synced) and waits for the write. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.clearTimer();
+    if (this.writing !== undefined) await this.writing;
+    if (this.started && this.dirty && this.allSynced()) await this.flush();
+    this.stopped = true;
+    this.clearTimer();
+  }
+
+  isReady(): boolean {
+    return this.ready;
+  }
+
+  /** Resolves once the first complete zone is on disk (written, or found identical). */
+  whenReady(): Promise<void> {
+    if (this.ready) return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  status(): ReconcilerStatus {
+    return {
+      origin: this.origin,
+      ready: this.ready,
+      serial: this.serial,
+      records: this.lastKeys?.size,
+      lastWriteMs: this.lastWriteMs,
+      lastWriteError: this.lastWriteError?.message,
+      sources: this.sources.map((source) => ({
+        name: source.name,
+        synced: source.synced,
+        objects: source.entries.size,
+        lastError: source.lastError?.message,
+      })),
+    };
+  }
+
+  /** Resolves when no write is in progress (a write started by a timer may still be on disk I/O). */
+  async idle(): Promise<void> {
+    while (this.writing !== undefined) await this.writing;
+  }
+
+  /** Writes now if anything is pending (for `--once` and tests). */
+  async flushNow(): Promise<void> {
+    this.clearTimer();
+    if (this.writing !== undefined) await this.writing;
+    if (this.dirty && this.allSynced()) await this.flush();
+  }
+
+  private allSynced(): boolean {
+    return this.sources.every((source) => source.synced);
+  }
+
+  private changed(eventTimeMs: number | undefined): void {
+    this.dirty = true;
+    if (eventTimeMs !== undefined && this.pendingEvents.length < MAX_TRACKED_EVENTS)
+      this.pendingEvents.push(eventTimeMs);
+    this.schedule(false);
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerDue = undefined;
+  }
+
+  private schedule(immediate: boolean): void {
+    if (!this.started || this.stopped || !this.dirty || !this.allSynced() || this.writing !== undefined)
+      return;
+    const { clock } = this.options;
+    const now = clock.now();
+    this.firstPendingAt ??= now;
+    let due =
+      immediate && !this.ready ? now : Math.min(now + this.debounceMs, this.firstPendingAt + this.maxDelayMs);
+    if (this.retryDelayMs !== undefined) due = Math.max(due, (this.lastWriteMs ?? now) + this.retryDelayMs);
+    if (this.timer !== undefined && this.timerDue === due) return;
+    this.clearTimer();
+    this.timerDue = due;
+    this.timer = clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerDue = undefined;
+        void this.flush();
+      },
+      Math.max(0, due - now),
+    );
+  }
+
+  private flush(): Promise<void> {
+    if (this.writing !== undefined) return this.writing;
+    this.writing = this.write().finally(() => {
+      this.writing = undefined;
+      this.schedule(false);
+    });
+    return this.writing;
+  }
+
+  private async write(): Promise<void> {
+    const { config, store, clock, logger, observer } = this.options;
+    if (!this.dirty) return;
+    this.dirty = false;
+    this.firstPendingAt = undefined;
+    const events = this.pendingEvents;
+    this.pendingEvents = [];
+    const started = clock.now();
+    try {
+      const assembled = assembleRecords(this.allEntries(), config.origin, this.reserved);
+      this.reportAssembly(assembled.conflicts, assembled.rejected);
+      const parts = renderZoneParts(config, assembled.records);
+      if (
+        this.lastParts !== undefined &&
+        this.lastParts.head === parts.head &&
+        this.lastParts.tail === parts.tail
+      ) {
+        this.lastKeys ??= new Set(assembled.records.map(recordKey));
+        observer?.onUnchanged?.(config.origin);
+        logger.debug(`zone ${config.origin} unchanged`, { serial: this.serial });
+        this.retryDelayMs = undefined;
+        this.markReady();
+        return;
+      }
+      const serial = nextSerial(this.serial, clock.now());
+      const text = joinRendered(parts, serial);
+      if (this.options.validate ?? true) validateRenderedZone(text, config.origin, keysCount(parts));
+      await store.write(config.origin, text);
+      const finished = clock.now();
+      const keys = new Set(assembled.records.map(recordKey));
+      const diff =
+        this.lastKeys === undefined ? { added: keys.size, removed: 0 } : diffRecordKeys(this.lastKeys, keys);
+      this.serial = serial;
+      this.lastParts = parts;
+      this.lastKeys = keys;
+      this.lastWriteMs = finished;
+      this.lastWriteError = undefined;
+      this.retryDelayMs = undefined;
+      observer?.onWrite?.({
+        origin: config.origin,
+        serial,
+        records: keys.size,
+        added: diff.added,
+        removed: diff.removed,
+        durationMs: finished - started,
+        eventDelaysMs: events.map((eventTime) => Math.max(0, finished - eventTime)),
+      });
+      logger.info(
+        `wrote zone ${config.origin} serial ${serial}: ${keys.size} records, +${diff.added} \u2212${diff.removed}`,
+        { durationMs: finished - started },
+      );
+      this.markReady();
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      this.lastWriteError = failure;
+      this.lastWriteMs = clock.now();
+      observer?.onWriteError?.(failure);
+      if (failure instanceof InvalidZoneError) {
+        logger.error(`refusing to write zone ${config.origin}; the previous file stays`, {
+          error: failure.message,
+        });
+        return;
+      }
+      const min = this.options.retryMinMs ?? 500;
+      this.retryDelayMs = Math.min(
+        this.retryDelayMs === undefined ? min : this.retryDelayMs * 2,
+        this.options.retryMaxMs ?? 30_000,
+      );
+      logger.error(`writing zone ${config.origin} failed; retrying in ${this.retryDelayMs} ms`, {
+        error: failure.message,
+      });
+      this.dirty = true;
+      this.pendingEvents = events.concat(this.pendingEvents).slice(0, MAX_TRACKED_EVENTS);
+    }
+  }
+
+  private *allEntries(): Iterable<readonly [string, readonly ClaimedRecord[]]> {
+    const multiple = this.sources.length > 1;
+    for (const source of this.sources) {
+      for (const [key, records] of source.entries) yield [multiple ? `${source.name}/${key}` : key, records];
+    }
+  }
+
+  private reportAssembly(conflicts: readonly NameConflict[], rejected: readonly SkippedRecord[]): void {
+    const { logger, observer } = this.options;
+    for (const conflict of conflicts) {
+      const id = `${conflict.name}\u0000${conflict.loser}\u0000${conflict.winner}`;
+      if (this.knownConflicts.has(id)) continue;
+      this.knownConflicts.add(id);
+      observer?.onConflict?.(conflict);
+      logger.warn(
+        `name ${conflict.name} is claimed by ${conflict.winner} and ${conflict.loser}; ${conflict.winner} keeps it`,
+      );
+    }
+    for (const skipped of rejected) {
+      const id = `${skipped.object ?? ''}\u0000${skipped.detail}`;
+      if (this.knownRejections.has(id)) continue;
+      this.knownRejections.add(id);
+      observer?.onRejected?.(skipped);
+      logger.warn(`record left out of zone ${this.origin}: ${skipped.detail}`, {
+        object: skipped.object,
+        reason: skipped.reason,
+      });
+    }
+  }
+
+  private markReady(): void {
+    if (this.ready) return;
+    this.ready = true;
+    for (const resolve of this.readyWaiters.splice(0)) resolve();
+  }
+}
+
+function keysCount(parts: RenderedZone): number {
+  let lines = 0;
+  for (let index = parts.tail.indexOf('\n'); index >= 0; index = parts.tail.indexOf('\n', index + 1))
+    lines += 1;
+  return lines;
+}
+
+/** Throws {@link InvalidZoneError} when the text has any problem `checkZone` finds (a full parse). */
+export function validateZoneText(text: string, origin: string): void {
+  const problems = checkZone(parseZone(text, { origin })).filter((problem) => problem.severity === 'error');
+  const first = problems[0];
+  if (first !== undefined) {
+    throw new InvalidZoneError(
+      `zone ${origin} failed validation (${problems.length} problem${problems.length === 1 ? '' : 's'}); first: line ${first.line}: ${first.message}`,
+    );
+  }
+}
+
+/** The serial of a zone on disk: ours by a cheap match, anyone's by a full parse. */
+export function recoverSerial(text: string, origin: string): number | undefined {
+  const parts = splitRenderedSerial(text);
+  if (parts !== undefined) {
+    const serial = Number(text.slice(parts.head.length, text.length - parts.tail.length));
+    if (Number.isInteger(serial)) return serial;
+  }
+  const soa = parseZone(text, { origin }).records.find((record) => record.type === 'SOA');
+  const serial = Number(soa?.rdata[2]);
+  return Number.isInteger(serial) ? serial : undefined;
+}

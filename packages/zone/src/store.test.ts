@@ -1,0 +1,62 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import * as fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ZoneStoreError } from './errors.js';
+import { FileZoneStore, isTempFileName, type StoreFileSystem } from './store.js';
+
+let directory: string;
+
+beforeEach(async () => {
+  directory = await fs.mkdtemp(path.join(os.tmpdir(), 'zw-store-'));
+});
+afterEach(async () => {
+  await fs.rm(directory, { recursive: true, force: true });
+});
+
+describe('FileZoneStore', () => {
+  it('writes db.<origin> readable by others and reads it back', async () => {
+    const store = new FileZoneStore(directory);
+    expect(await store.read('vm.example.com')).toBeUndefined();
+    await store.write('vm.example.com', 'one\n');
+    await store.write('vm.example.com', 'two\n');
+    expect(await store.read('vm.example.com')).toBe('two\n');
+    expect(await fs.readdir(directory)).toEqual(['db.vm.example.com']);
+    const mode = (await fs.stat(path.join(directory, 'db.vm.example.com'))).mode & 0o777;
+    expect(mode & 0o044).toBe(0o044);
+  });
+
+  it('uses temp names that never contain "db." even for an origin that does', async () => {
+    const seen: string[] = [];
+    const spy: StoreFileSystem = {
+      ...fs,
+      open: ((file: string, ...rest: unknown[]) => {
+        seen.push(path.basename(file));
+        return (fs.open as (...args: unknown[]) => Promise<fs.FileHandle>)(file, ...rest);
+      }) as typeof fs.open,
+    };
+    await new FileZoneStore(directory, spy).write('db.example.com', 'x\n');
+    const temps = seen.filter(isTempFileName);
+    expect(temps).toHaveLength(1);
+    expect(temps[0]).not.toMatch(/db\./);
+    expect(await fs.readdir(directory)).toEqual(['db.db.example.com']);
+  });
+
+  it('leaves the old file untouched and no temp file behind when the rename fails', async () => {
+    await new FileZoneStore(directory).write('vm', 'good\n');
+    const failing: StoreFileSystem = {
+      ...fs,
+      rename: () => Promise.reject(Object.assign(new Error('EIO: simulated'), { code: 'EIO' })),
+    };
+    await expect(new FileZoneStore(directory, failing).write('vm', 'new\n')).rejects.toThrow(ZoneStoreError);
+    expect(await fs.readFile(path.join(directory, 'db.vm'), 'utf8')).toBe('good\n');
+    expect(await fs.readdir(directory)).toEqual(['db.vm']);
+  });
+
+  it('removes temp files a crashed writer left behind, and nothing else', async () => {
+    await fs.writeFile(path.join(directory, '.zonewright-1-abc.tmp'), 'partial');
+    await fs.writeFile(path.join(directory, 'db.keep'), 'zone');
+    expect(await new FileZoneStore(directory).prepare()).toEqual(['.zonewright-1-abc.tmp']);
+    expect(await fs.readdir(directory)).toEqual(['db.keep']);
+  });
+});

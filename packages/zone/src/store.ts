@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import * as nodeFs from 'node:fs/promises';
+import path from 'node:path';
+import { ZoneStoreError } from './errors.js';
+import { zoneFileName } from './names.js';
+
+/** Where zones live. The reconciler is the only writer. */
+export interface ZoneStore {
+  /** The current text of the zone, or undefined when there is none. */
+  read(origin: string): Promise<string | undefined>;
+  /** Replaces the zone atomically: readers see the old file or the new one, never a part. */
+  write(origin: string, text: string): Promise<void>;
+}
+
+/** The subset of node:fs/promises the store uses, so tests can make it fail at chosen steps. */
+export interface StoreFileSystem {
+  readFile: typeof nodeFs.readFile;
+  open: typeof nodeFs.open;
+  rename: typeof nodeFs.rename;
+  unlink: typeof nodeFs.unlink;
+  readdir: typeof nodeFs.readdir;
+  mkdir: typeof nodeFs.mkdir;
+}
+
+/**
+ * Temp files are named `.zonewright-<pid>-<random>.tmp`: they never contain `db.`, so CoreDNS's `auto`
+ * plugin (which matches base names with an unanchored regexp, recursively) never loads a half-written file.
+ */
+const TEMP_PREFIX = '.zonewright-';
+const TEMP_SUFFIX = '.tmp';
+
+export function isTempFileName(name: string): boolean {
+  return name.startsWith(TEMP_PREFIX) && name.endsWith(TEMP_SUFFIX);
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+/** Zone files `db.<origin>` in one directory, written with temp file + fsync + rename + directory fsync. */
+export class FileZoneStore implements ZoneStore {
+  readonly directory: string;
+  private readonly fs: StoreFileSystem;
+
+  constructor(directory: string, fs: StoreFileSystem = nodeFs) {
+    this.directory = directory;
+    this.fs = fs;
+  }
+
+  pathOf(origin: string): string {
+    return path.join(this.directory, zoneFileName(origin));
+  }
+
+  async read(origin: string): Promise<string | undefined> {
+    try {
+      return await this.fs.readFile(this.pathOf(origin), 'utf8');
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw new ZoneStoreError(`cannot read ${this.pathOf(origin)}: ${(error as Error).message}`, {
+        cause: error,
+        transient: true,
+      });
+    }
+  }
+
+  /** Creates the directory if needed and removes temp files a crashed writer left behind. */
+  async prepare(): Promise<string[]> {
+    try {
+      await this.fs.mkdir(this.directory, { recursive: true });
+      const stale = (await this.fs.readdir(this.directory)).filter(isTempFileName);
+      for (const name of stale) await this.fs.unlink(path.join(this.directory, name)).catch(() => undefined);
+      return stale;
+    } catch (error) {
+      throw new ZoneStoreError(`cannot use zone directory ${this.directory}: ${(error as Error).message}`, {
+        cause: error,
+        transient: true,
+      });
+    }
+  }
+
+  async write(origin: string, text: string): Promise<void> {
+    const target = this.pathOf(origin);
+    const temp = path.join(
+      this.directory,
+      `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`,
+    );
+    let created = false;
+    try {
+      const handle = await this.fs.open(temp, 'wx', 0o644);
+      created = true;
+      try {
+        await handle.writeFile(text, 'utf8');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await this.fs.rename(temp, target);
+      created = false;
+      const directory = await this.fs.open(this.directory, 'r');
+      try {
+        await directory.sync();
+      } finally {
+        await directory.close();
+      }
+    } catch (error) {
+      if (created) await this.fs.unlink(temp).catch(() => undefined);
+      throw new ZoneStoreError(`cannot write ${target}: ${(error as Error).message}`, {
+        cause: error,
+        transient: true,
+      });
+    }
+  }
+}
