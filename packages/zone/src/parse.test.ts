@@ -51,11 +51,12 @@ describe('parseZone', () => {
         'y IN A',
         'z IN BOGUS#',
         'ok IN A 10.0.0.2',
+        'bad line here',
         '(',
         '',
       ].join('\n'),
     );
-    expect(parsed.problems.map((problem) => problem.line)).toEqual([6, 7, 8, 9, 11]);
+    expect(parsed.problems.map((problem) => problem.line)).toEqual([6, 7, 8, 9, 11, 12]);
     expect(parsed.problems[0]?.message).toContain('"10.0.0.999" is not an IPv4 address');
     expect(parsed.records.map((record) => record.name)).toContain('ok.vm');
   });

@@ -49,6 +49,15 @@ interface Entry {
 
 const MAX_TTL = 2147483647;
 const CLASSES = new Set(['IN', 'CH', 'HS', 'CS', 'ANY']);
+/** Record types a zone file may hold (mnemonics from the IANA registry); others must be written TYPEnnn. */
+const KNOWN_TYPES = new Set(
+  (
+    'A AAAA AFSDB APL CAA CDNSKEY CDS CERT CNAME CSYNC DHCID DLV DNAME DNSKEY DS EUI48 EUI64 HINFO HIP HTTPS ' +
+    'IPSECKEY KEY KX LOC MX NAPTR NS NSEC NSEC3 NSEC3PARAM OPENPGPKEY PTR RP RRSIG SIG SMIMEA SOA SPF SRV ' +
+    'SSHFP SVCB TA TLSA TXT URI ZONEMD NULL AVC NINFO'
+  ).split(' '),
+);
+
 const NAME_FIELDS: Readonly<Record<string, readonly number[]>> = {
   NS: [0],
   CNAME: [0],
@@ -365,7 +374,7 @@ export function parseZone(text: string, options: ParseOptions = {}): ParsedZone 
       continue;
     }
     const type = typeToken.text.toUpperCase();
-    if (!/^[A-Z][A-Z0-9]*$/.test(type) || typeToken.quoted) {
+    if (typeToken.quoted || !(KNOWN_TYPES.has(type) || /^TYPE\d{1,5}$/.test(type))) {
       error(line, `${JSON.stringify(typeToken.text)} is not a record type`);
       continue;
     }

@@ -1,0 +1,5 @@
+export { buildCli, main } from './main.js';
+export { runCheck } from './commands/check.js';
+export { runInspect } from './commands/inspect.js';
+export { ZoneMetrics } from './metrics.js';
+export { startOpsServer, parseListen } from './ops-server.js';

@@ -1,0 +1,108 @@
+import type { NameConflict, ReconcilerObserver, SkippedRecord, WriteInfo } from '@zonewright/zone';
+import { SKIP_REASONS } from '@zonewright/zone';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics every long-running command serves, and the reconciler observer that feeds them. */
+export class ZoneMetrics {
+  readonly registry: Registry;
+  readonly writes: Counter<'origin'>;
+  readonly writeErrors: Counter<'origin'>;
+  readonly serial: Gauge<'origin'>;
+  readonly records: Gauge<'origin'>;
+  readonly recordsByType: Gauge<'origin' | 'type'>;
+  readonly skipped: Counter<'reason'>;
+  readonly conflicts: Counter<'origin'>;
+  readonly sourceErrors: Counter<'source'>;
+  readonly eventToZone: Histogram<'origin'>;
+  readonly writeDuration: Histogram<'origin'>;
+
+  constructor(registry = new Registry()) {
+    this.registry = registry;
+    collectDefaultMetrics({ register: registry, prefix: 'zonewright_process_' });
+    const registers = [registry];
+    this.writes = new Counter({
+      name: 'zonewright_zone_writes_total',
+      help: 'Zone files written (renamed into place).',
+      labelNames: ['origin'],
+      registers,
+    });
+    this.writeErrors = new Counter({
+      name: 'zonewright_zone_write_errors_total',
+      help: 'Zone writes that failed or were refused; the previous file stayed.',
+      labelNames: ['origin'],
+      registers,
+    });
+    this.serial = new Gauge({
+      name: 'zonewright_zone_serial',
+      help: 'SOA serial of the zone file on disk.',
+      labelNames: ['origin'],
+      registers,
+    });
+    this.records = new Gauge({
+      name: 'zonewright_zone_records',
+      help: 'Address records in the zone file on disk.',
+      labelNames: ['origin'],
+      registers,
+    });
+    this.recordsByType = new Gauge({
+      name: 'zonewright_records',
+      help: 'Address records in the zone by type, as last built.',
+      labelNames: ['origin', 'type'],
+      registers,
+    });
+    this.skipped = new Counter({
+      name: 'zonewright_records_skipped_total',
+      help: 'Inputs that did not become records, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of SKIP_REASONS) this.skipped.inc({ reason }, 0);
+    this.conflicts = new Counter({
+      name: 'zonewright_name_conflicts_total',
+      help: 'Owner names claimed by more than one object (the lowest key keeps it).',
+      labelNames: ['origin'],
+      registers,
+    });
+    this.sourceErrors = new Counter({
+      name: 'zonewright_source_errors_total',
+      help: 'Errors reported by a source (API, runtime, files); the zone keeps its last state.',
+      labelNames: ['source'],
+      registers,
+    });
+    this.eventToZone = new Histogram({
+      name: 'zonewright_event_to_zone_seconds',
+      help: 'Delay from a source event (API watch event, poll, file change) to the zone file being renamed into place.',
+      labelNames: ['origin'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10],
+      registers,
+    });
+    this.writeDuration = new Histogram({
+      name: 'zonewright_zone_write_duration_seconds',
+      help: 'Time to assemble, render, validate and write one zone.',
+      labelNames: ['origin'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+  }
+
+  /** Counts an input a builder or the reconciler left out. */
+  skip(skipped: SkippedRecord): void {
+    this.skipped.inc({ reason: skipped.reason });
+  }
+
+  observer(origin: string): ReconcilerObserver {
+    return {
+      onWrite: (info: WriteInfo) => {
+        this.writes.inc({ origin });
+        this.serial.set({ origin }, info.serial);
+        this.records.set({ origin }, info.records);
+        this.writeDuration.observe({ origin }, info.durationMs / 1000);
+        for (const delay of info.eventDelaysMs) this.eventToZone.observe({ origin }, delay / 1000);
+      },
+      onWriteError: () => this.writeErrors.inc({ origin }),
+      onConflict: (_conflict: NameConflict) => this.conflicts.inc({ origin }),
+      onRejected: (skipped: SkippedRecord) => this.skip(skipped),
+      onSourceError: (source: string) => this.sourceErrors.inc({ source }),
+    };
+  }
+}
