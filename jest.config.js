@@ -23,7 +23,7 @@ export default {
       testEnvironment: 'node',
       moduleNameMapper,
       testMatch: ['<rootDir>/integration/**/*.test.ts'],
-      testTimeout: 120000,
+      setupFilesAfterEnv: ['<rootDir>/integration/setup.ts'],
     },
   ],
 };
