@@ -20,7 +20,7 @@ describe('assembleRecords', () => {
       'vm',
       new Set(['ns']),
     );
-    expect(result.records).toEqual([{ name: 'web.default', type: 'A', address: '10.0.0.1' }]);
+    expect(result.records).toEqual([a('web.default', '10.0.0.1')]);
     expect(result.conflicts).toEqual([
       { name: 'web.default', winner: 'uid-a', loser: 'uid-b' },
       { name: 'web.default', winner: 'uid-a', loser: 'uid-c' },
@@ -65,6 +65,6 @@ describe('assembleRecords', () => {
       'invalid-address',
       'name-too-long',
     ]);
-    expect(result.records).toEqual([{ name: 'fine', type: 'A', address: '10.0.0.1' }]);
+    expect(result.records).toEqual([a('fine', '10.0.0.1')]);
   });
 });

@@ -307,7 +307,7 @@ export class Reconciler {
     try {
       const assembled = assembleRecords(this.allEntries(), config.origin, this.reserved);
       this.reportAssembly(assembled.conflicts, assembled.rejected);
-      const parts = renderZoneParts(config, assembled.records);
+      const parts = renderZoneParts(config, assembled.records, { prevalidated: true });
       if (
         this.lastParts !== undefined &&
         this.lastParts.head === parts.head &&

@@ -64,9 +64,14 @@ export function sortRecords(records: readonly AddressRecord[]): AddressRecord[] 
 /**
  * Renders the zone in two parts. Every owner name and address is checked again here, so nothing but
  * validated labels and canonical addresses can reach the file; a bad record throws {@link InvalidZoneError}
- * (callers filter records first, see assembleRecords).
+ * (callers filter records first, see assembleRecords). `prevalidated` skips that check for records that just
+ * came out of assembleRecords (the reconciler, which validates the final text line by line anyway).
  */
-export function renderZoneParts(config: ZoneConfig, records: readonly AddressRecord[]): RenderedZone {
+export function renderZoneParts(
+  config: ZoneConfig,
+  records: readonly AddressRecord[],
+  options: { readonly prevalidated?: boolean } = {},
+): RenderedZone {
   const { origin, ttl, soa, nameServer } = config;
   const nameServerFqdn = absolute(nameServer.name, origin);
   const head =
@@ -81,8 +86,9 @@ export function renderZoneParts(config: ZoneConfig, records: readonly AddressRec
   for (const address of [...nameServer.addresses].sort()) {
     lines.push(`${nameServer.name}\tIN\t${address.includes(':') ? 'AAAA' : 'A'}\t${address}`);
   }
+  const check = options.prevalidated !== true;
   for (const record of sortRecords(records)) {
-    checkRecord(record, origin);
+    if (check) checkRecord(record, origin);
     lines.push(`${record.name}\tIN\t${record.type}\t${record.address}`);
   }
   return { head, tail: lines.join('\n') + '\n' };
