@@ -115,3 +115,31 @@ describe('validateRenderedZone', () => {
     }).toThrow(InvalidZoneError);
   });
 });
+
+describe('interoperability', () => {
+  it('parses with dns-zonefile too (an independent parser) to the same address records', async () => {
+    const zonefile = (await import('dns-zonefile')).default;
+    const text = renderZone({ config, serial: 77, records });
+    const parsed = zonefile.parse(text) as {
+      soa?: { serial?: number };
+      a?: { name: string; ip: string }[];
+      aaaa?: { name: string; ip: string }[];
+    };
+    expect(parsed.soa?.serial).toBe(77);
+    const seen = [
+      ...(parsed.a ?? []).map((entry) => `${entry.name} A ${entry.ip}`),
+      ...(parsed.aaaa ?? []).map((entry) => `${entry.name} AAAA ${entry.ip}`),
+    ].sort();
+    expect(seen).toEqual(
+      [
+        'ns A 10.0.0.53',
+        'ns AAAA 2001:db8::53',
+        'web.default A 10.1.0.9',
+        'nic1.web.default A 10.1.0.9',
+        'nic1.web.default A 10.1.0.10',
+        'nic1.web.default AAAA 2001:db8:1::9',
+        'db.prod A 10.2.0.1',
+      ].sort(),
+    );
+  });
+});
