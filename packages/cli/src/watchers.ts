@@ -1,6 +1,181 @@
 import type { Argv } from 'yargs';
+import { runMonitor, runRender, resolveNameServerIp } from './commands/monitor.js';
+import { UsageError } from './errors.js';
+import { componentLogger, createLogger, type LogFormat, type LogLevel } from './logging.js';
+import { ZoneMetrics } from './metrics.js';
+
+interface GlobalArgs {
+  readonly logFormat: LogFormat;
+  readonly logLevel: LogLevel;
+}
+
+function list(value: string | readonly string[] | undefined): string[] {
+  const items = (Array.isArray(value) ? value : [value ?? '']) as string[];
+  return items
+    .flatMap((item) => item.split(','))
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function positiveMs(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0 || value > 600_000)
+    throw new UsageError(`--${name} must be 0-600000 ms, got ${value}`);
+  return value;
+}
+
+function ttl(value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > 2147483647)
+    throw new UsageError(`--ttl must be a whole number of seconds, got ${value}`);
+  return value;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 /** Registers the long-running and one-shot watcher commands (monitor, render, cri-watch, node-setup). */
 export function registerWatcherCommands(cli: Argv): Argv {
-  return cli;
+  return cli
+    .command(
+      'monitor',
+      'StatusMonitor: keep zone vm.<DOMAIN> with <iface>.<vmi>.<namespace> and <vmi>.<namespace> for KubeVirt VMIs',
+      (command) =>
+        command
+          .option('source', {
+            choices: ['kubernetes', 'directory'] as const,
+            default: 'kubernetes' as const,
+            describe: 'Where VMIs come from: the Kubernetes API, or a folder of VMI objects (offline demo)',
+          })
+          .option('vmi-dir', {
+            type: 'string',
+            default: 'examples/vmis',
+            describe: 'With --source directory: folder of VMI YAML/JSON files, watched live',
+          })
+          .option('zones-dir', {
+            type: 'string',
+            default: '/zones',
+            describe: 'Directory the zone file db.<origin> is written to (shared with CoreDNS)',
+          })
+          .option('domain', {
+            type: 'string',
+            describe: 'Zone is vm.<domain> (vm when empty); env DOMAIN as in KubeSecondaryDNS',
+          })
+          .option('name-server-ip', {
+            type: 'string',
+            describe: 'Glue address of ns.<origin>; env NAME_SERVER_IP, default env POD_IP',
+          })
+          .option('namespaces', {
+            type: 'string',
+            array: true,
+            default: [] as string[],
+            describe: 'Watch only these namespaces (comma-separated or repeated); default all',
+          })
+          .option('exclude-namespaces', {
+            type: 'string',
+            array: true,
+            default: [] as string[],
+            describe: 'VMIs in these namespaces get no records',
+          })
+          .option('ttl', { type: 'number', default: 30, describe: 'TTL of every record, seconds' })
+          .option('debounce-ms', {
+            type: 'number',
+            default: 200,
+            describe: 'Quiet time after the last change before the zone is written',
+          })
+          .option('max-delay-ms', {
+            type: 'number',
+            default: 1000,
+            describe: 'Longest a change waits for its write while changes keep coming',
+          })
+          .option('listen', {
+            type: 'string',
+            default: ':9180',
+            describe: "Address for /healthz, /readyz and /metrics ('' turns it off)",
+          })
+          .option('kubeconfig', {
+            type: 'string',
+            describe: 'kubeconfig file; default $KUBECONFIG, ~/.kube/config, then in-cluster',
+          })
+          .option('allow-non-routable', {
+            type: 'boolean',
+            default: false,
+            describe: 'Keep link-local, loopback and other non-routable addresses',
+          })
+          .option('once', {
+            type: 'boolean',
+            default: false,
+            describe: 'Write the zone once every source has delivered its state, then exit',
+          }),
+      async (args) => {
+        const global = args as unknown as GlobalArgs;
+        const root = createLogger({ format: global.logFormat, level: global.logLevel });
+        const source = args.source;
+        await runMonitor(
+          {
+            source,
+            vmiDir: args.vmiDir,
+            zonesDir: args.zonesDir,
+            domain: args.domain ?? process.env.DOMAIN ?? '',
+            nameServerIp: resolveNameServerIp(args.nameServerIp, process.env, source),
+            namespaces: list(args.namespaces),
+            excludeNamespaces: list(args.excludeNamespaces),
+            ttl: ttl(args.ttl),
+            debounceMs: positiveMs('debounce-ms', args.debounceMs),
+            maxDelayMs: positiveMs('max-delay-ms', args.maxDelayMs),
+            listen: args.listen,
+            kubeconfig: args.kubeconfig,
+            allowNonRoutable: args.allowNonRoutable,
+            once: args.once,
+          },
+          componentLogger(root, 'monitor'),
+          new ZoneMetrics(),
+        );
+      },
+    )
+    .command(
+      'render',
+      'Render the VMI zone once from `kubectl get vmi -A -o json` output (or YAML) and print or write it',
+      (command) =>
+        command
+          .option('vmis', {
+            type: 'string',
+            demandOption: true,
+            describe:
+              "File with VMI objects (List, single objects, multi-document YAML); '-' reads standard input",
+          })
+          .option('domain', { type: 'string', describe: 'Zone is vm.<domain>; env DOMAIN' })
+          .option('name-server-ip', {
+            type: 'string',
+            describe: 'Glue address of ns.<origin>; env NAME_SERVER_IP, POD_IP, else 127.0.0.1',
+          })
+          .option('ttl', { type: 'number', default: 30 })
+          .option('exclude-namespaces', { type: 'string', array: true, default: [] as string[] })
+          .option('allow-non-routable', { type: 'boolean', default: false })
+          .option('zones-dir', {
+            type: 'string',
+            describe: 'Write db.<origin> there atomically (serial above the one on disk) instead of printing',
+          })
+          .option('serial', { type: 'number', describe: 'Serial to use (default: the serial rule)' }),
+      async (args) => {
+        const global = args as unknown as GlobalArgs;
+        const root = createLogger({ format: global.logFormat, level: global.logLevel });
+        await runRender(
+          {
+            vmis: args.vmis,
+            domain: args.domain ?? process.env.DOMAIN ?? '',
+            nameServerIp: args.nameServerIp ?? process.env.NAME_SERVER_IP ?? process.env.POD_IP,
+            ttl: ttl(args.ttl),
+            excludeNamespaces: list(args.excludeNamespaces),
+            allowNonRoutable: args.allowNonRoutable,
+            zonesDir: args.zonesDir,
+            serial: args.serial,
+          },
+          componentLogger(root, 'render'),
+          (text) => process.stdout.write(text),
+          readStdin,
+        );
+      },
+    );
 }

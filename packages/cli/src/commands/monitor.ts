@@ -1,0 +1,238 @@
+import { readFile } from 'node:fs/promises';
+import { Counter } from 'prom-client';
+import {
+  collectVmiRecords,
+  DirectorySource,
+  KubernetesSource,
+  loadKubeConfig,
+  parseVmiDocuments,
+} from '@zonewright/status-monitor';
+import {
+  createZoneConfig,
+  FileZoneStore,
+  joinRendered,
+  nextSerial,
+  renderZoneParts,
+  assembleRecords,
+  recoverSerial,
+  reservedNames,
+  type Logger,
+  type SkippedRecord,
+  type ZoneConfig,
+} from '@zonewright/zone';
+import { UsageError } from '../errors.js';
+import type { ZoneMetrics } from '../metrics.js';
+import { runZoneWatcher, type RunnableSource } from '../runtime.js';
+
+export type MonitorSourceKind = 'kubernetes' | 'directory';
+
+export interface MonitorSettings {
+  readonly source: MonitorSourceKind;
+  readonly vmiDir: string;
+  readonly zonesDir: string;
+  readonly domain: string;
+  readonly nameServerIp: string | undefined;
+  readonly namespaces: readonly string[];
+  readonly excludeNamespaces: readonly string[];
+  readonly ttl: number;
+  readonly debounceMs: number;
+  readonly maxDelayMs: number;
+  readonly listen: string;
+  readonly kubeconfig: string | undefined;
+  readonly allowNonRoutable: boolean;
+  readonly once: boolean;
+}
+
+/** `vm.<DOMAIN>`, or `vm` when DOMAIN is empty (KubeSecondaryDNS's zone name). */
+export function monitorOrigin(domain: string): string {
+  const trimmed = domain.trim().replace(/^\.+|\.+$/g, '');
+  return trimmed === '' ? 'vm' : `vm.${trimmed}`;
+}
+
+/**
+ * The name server address: the flag or NAME_SERVER_IP, else POD_IP; the directory demo may fall back to
+ * 127.0.0.1, the cluster source refuses to guess.
+ */
+export function resolveNameServerIp(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv,
+  source: MonitorSourceKind,
+): string {
+  const value = flag ?? env.NAME_SERVER_IP ?? env.POD_IP;
+  if (value !== undefined && value.trim() !== '') return value.trim();
+  if (source === 'directory') return '127.0.0.1';
+  throw new UsageError(
+    'no name server address: set --name-server-ip (or NAME_SERVER_IP), or POD_IP from the downward API ' +
+      '(fieldRef: status.podIP); it is the glue address of ns.<origin> in the zone',
+  );
+}
+
+export function monitorZoneConfig(
+  settings: Pick<MonitorSettings, 'domain' | 'nameServerIp' | 'ttl'>,
+): ZoneConfig {
+  try {
+    return createZoneConfig({
+      origin: monitorOrigin(settings.domain),
+      nameServerAddresses: [settings.nameServerIp ?? ''],
+      ttl: settings.ttl,
+    });
+  } catch (error) {
+    throw new UsageError(`invalid zone settings: ${(error as Error).message}`);
+  }
+}
+
+/** Counts skipped inputs; the sources log them (once per change of an object). */
+function countSkips(metrics: ZoneMetrics, skipped: readonly SkippedRecord[]): void {
+  for (const skip of skipped) metrics.skip(skip);
+}
+
+/** `zonewright monitor`: KubeVirt VMIs (API or a folder of objects) → zone `vm.<DOMAIN>`. */
+export async function runMonitor(
+  settings: MonitorSettings,
+  logger: Logger,
+  metrics: ZoneMetrics,
+  signal?: AbortSignal,
+): Promise<void> {
+  const config = monitorZoneConfig(settings);
+  const restarts = new Counter({
+    name: 'zonewright_watch_restarts_total',
+    help: 'Kubernetes watches started again, by reason (expired = 410 relist, closed, error, stalled).',
+    labelNames: ['reason'],
+    registers: [metrics.registry],
+  });
+  const events = new Counter({
+    name: 'zonewright_api_events_total',
+    help: 'Kubernetes watch events applied, by type.',
+    labelNames: ['type'],
+    registers: [metrics.registry],
+  });
+  const fileErrors = new Counter({
+    name: 'zonewright_source_file_errors_total',
+    help: 'VMI files that could not be read or parsed (their last good state is kept).',
+    registers: [metrics.registry],
+  });
+  await runZoneWatcher({
+    command: 'monitor',
+    config,
+    zonesDir: settings.zonesDir,
+    debounceMs: settings.debounceMs,
+    maxDelayMs: settings.maxDelayMs,
+    listen: settings.listen,
+    logger,
+    metrics,
+    once: settings.once,
+    ...(signal === undefined ? {} : { signal }),
+    createSources: (reconciler): RunnableSource[] => {
+      const handle = reconciler.registerSource(settings.source === 'kubernetes' ? 'kubernetes' : 'directory');
+      const common = {
+        handle,
+        logger,
+        origin: config.origin,
+        allowNonRoutable: settings.allowNonRoutable,
+        excludeNamespaces: settings.excludeNamespaces,
+      };
+      if (settings.source === 'directory') {
+        logger.info(`watching VMI objects in ${settings.vmiDir}`);
+        return [
+          new DirectorySource({
+            ...common,
+            directory: settings.vmiDir,
+            watch: !settings.once,
+            observer: {
+              onFileError: ({ path, error }) => {
+                fileErrors.inc();
+                logger.warn(`cannot use ${path}: ${error.message}`);
+              },
+              onFileLoaded: ({ skipped }) => countSkips(metrics, skipped),
+            },
+          }),
+        ];
+      }
+      let kubeConfig;
+      try {
+        kubeConfig = loadKubeConfig(settings.kubeconfig);
+      } catch (error) {
+        throw new UsageError(`cannot load Kubernetes configuration: ${(error as Error).message}`);
+      }
+      logger.info(
+        `watching virtualmachineinstances.kubevirt.io at ${kubeConfig.getCurrentCluster()?.server ?? '?'}`,
+        {
+          namespaces: settings.namespaces.length === 0 ? 'all' : settings.namespaces,
+        },
+      );
+      return [
+        new KubernetesSource({
+          ...common,
+          kubeConfig,
+          namespaces: settings.namespaces,
+          observer: {
+            onWatchRestart: ({ reason }) => restarts.inc({ reason }),
+            onEvent: ({ type }) => events.inc({ type }),
+            onSkipped: ({ skipped }) => countSkips(metrics, skipped),
+            onInvalidObject: (error) => logger.warn(`ignoring an object from the API: ${error.message}`),
+          },
+        }),
+      ];
+    },
+  });
+}
+
+export interface RenderSettings {
+  readonly vmis: string;
+  readonly domain: string;
+  readonly nameServerIp: string | undefined;
+  readonly ttl: number;
+  readonly excludeNamespaces: readonly string[];
+  readonly allowNonRoutable: boolean;
+  /** Write db.<origin> into this folder (atomically) instead of printing the zone. */
+  readonly zonesDir: string | undefined;
+  readonly serial: number | undefined;
+}
+
+/**
+ * `zonewright render --vmis FILE|-`: one zone from `kubectl get vmi -A -o json` output (or YAML), printed or
+ * written. Skipped inputs go to the log with their reasons; the exit code is 0 when the zone was produced.
+ */
+export async function runRender(
+  settings: RenderSettings,
+  logger: Logger,
+  out: (text: string) => void,
+  readStdin: () => Promise<string>,
+): Promise<void> {
+  const config = monitorZoneConfig({ ...settings, nameServerIp: settings.nameServerIp ?? '127.0.0.1' });
+  const text =
+    settings.vmis === '-'
+      ? await readStdin()
+      : await readFile(settings.vmis, 'utf8').catch((error: unknown) => {
+          throw new UsageError(`cannot read ${settings.vmis}: ${(error as Error).message}`);
+        });
+  const objects = parseVmiDocuments(text, settings.vmis === '-' ? 'standard input' : settings.vmis);
+  if (objects instanceof Error) throw new UsageError(objects.message);
+  const batch = collectVmiRecords(objects, {
+    origin: config.origin,
+    allowNonRoutable: settings.allowNonRoutable,
+    excludeNamespaces: settings.excludeNamespaces,
+  });
+  for (const invalid of batch.invalid) logger.warn(`ignoring an object: ${invalid.message}`);
+  const assembled = assembleRecords(batch.entries, config.origin, reservedNames(config));
+  for (const skip of [...batch.skipped, ...assembled.rejected])
+    logger.warn(`skipped: ${skip.detail}`, { object: skip.object, reason: skip.reason });
+  for (const conflict of assembled.conflicts)
+    logger.warn(
+      `name ${conflict.name} is claimed by ${conflict.winner} and ${conflict.loser}; ${conflict.winner} keeps it`,
+    );
+  const parts = renderZoneParts(config, assembled.records);
+  if (settings.zonesDir === undefined) {
+    out(joinRendered(parts, settings.serial ?? nextSerial(undefined, Date.now())));
+    return;
+  }
+  const store = new FileZoneStore(settings.zonesDir);
+  await store.prepare();
+  const existing = await store.read(config.origin);
+  const previous = existing === undefined ? undefined : recoverSerial(existing, config.origin);
+  const serial = settings.serial ?? nextSerial(previous, Date.now());
+  await store.write(config.origin, joinRendered(parts, serial));
+  logger.info(
+    `wrote zone ${config.origin} serial ${serial}: ${assembled.records.length} records from ${batch.vmis} VMIs to ${store.pathOf(config.origin)}`,
+  );
+}

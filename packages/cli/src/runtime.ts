@@ -1,0 +1,102 @@
+import {
+  FileZoneStore,
+  Reconciler,
+  systemClock,
+  type Clock,
+  type Logger,
+  type ZoneConfig,
+} from '@zonewright/zone';
+import { ZoneMetrics } from './metrics.js';
+import { startOpsServer, type OpsServer } from './ops-server.js';
+
+/** A watcher's source as the runtime drives it: started after the reconciler, stopped before it. */
+export interface RunnableSource {
+  start(): Promise<void> | void;
+  stop(): Promise<void> | void;
+}
+
+export interface ZoneWatcherOptions {
+  /** The command, for logs: `monitor`, `cri-watch`. */
+  readonly command: string;
+  readonly config: ZoneConfig;
+  readonly zonesDir: string;
+  readonly debounceMs: number;
+  readonly maxDelayMs: number;
+  /** `host:port` for /healthz, /readyz, /metrics; '' turns the server off. */
+  readonly listen: string;
+  readonly logger: Logger;
+  readonly metrics?: ZoneMetrics;
+  readonly clock?: Clock;
+  /** Registers each source's handle on the reconciler and returns the sources to run. */
+  readonly createSources: (reconciler: Reconciler, metrics: ZoneMetrics) => readonly RunnableSource[];
+  /** Write the zone once every source is synced, then stop (for `--once` and `render`). */
+  readonly once?: boolean;
+  /** Ends the run (tests); SIGINT and SIGTERM do the same in a process. */
+  readonly signal?: AbortSignal;
+  /** Called once the ops server listens (tests read the port). */
+  readonly onListening?: (server: OpsServer) => void;
+}
+
+/**
+ * Wires a zone watcher the same way for every command: store → reconciler (with metrics) → sources → ops
+ * server; stops on SIGINT/SIGTERM (or the abort signal), writing whatever is pending before it exits.
+ */
+export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Reconciler> {
+  const { config, logger } = options;
+  const metrics = options.metrics ?? new ZoneMetrics();
+  const store = new FileZoneStore(options.zonesDir);
+  const reconciler = new Reconciler({
+    config,
+    store,
+    clock: options.clock ?? systemClock,
+    logger,
+    debounceMs: options.debounceMs,
+    maxDelayMs: options.maxDelayMs,
+    observer: metrics.observer(config.origin),
+  });
+  const sources = options.createSources(reconciler, metrics);
+  const server = await startOpsServer({
+    listen: options.once ? '' : options.listen,
+    registry: metrics.registry,
+    isReady: () => reconciler.isReady(),
+    isHealthy: () => true,
+    status: () => reconciler.status(),
+    logger,
+  });
+  if (server !== undefined) options.onListening?.(server);
+  let stopping = false;
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (why: string): void => {
+      if (stopping) return;
+      stopping = true;
+      logger.info(`stopping (${why})`);
+      resolve();
+    };
+    if (options.signal?.aborted) stop('aborted');
+    options.signal?.addEventListener('abort', () => stop('aborted'), { once: true });
+    if (!options.once) {
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    }
+  });
+  try {
+    await reconciler.start();
+    logger.info(`${options.command}: zone ${config.origin} in ${store.pathOf(config.origin)}`, {
+      ttl: config.ttl,
+      nameServer: config.nameServer,
+      debounceMs: options.debounceMs,
+      maxDelayMs: options.maxDelayMs,
+    });
+    for (const source of sources) await source.start();
+    if (options.once) {
+      await Promise.race([reconciler.whenReady(), stopped]);
+    } else {
+      await stopped;
+    }
+  } finally {
+    for (const source of [...sources].reverse()) await source.stop();
+    await reconciler.stop();
+    await server?.close();
+  }
+  return reconciler;
+}
