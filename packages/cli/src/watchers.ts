@@ -1,5 +1,11 @@
 import type { Argv } from 'yargs';
 import { runMonitor, runRender, resolveNameServerIp } from './commands/monitor.js';
+import {
+  declareNodeSetupFlags,
+  NODE_SETUP_ACTIONS,
+  nodeSetupOptionsFromArgs,
+  runNodeSetupCommand,
+} from './commands/node-setup.js';
 import { UsageError } from './errors.js';
 import { componentLogger, createLogger, type LogFormat, type LogLevel } from './logging.js';
 import { ZoneMetrics } from './metrics.js';
@@ -175,6 +181,36 @@ export function registerWatcherCommands(cli: Argv): Argv {
           componentLogger(root, 'render'),
           (text) => process.stdout.write(text),
           readStdin,
+        );
+      },
+    )
+    .command(
+      'node-setup [action]',
+      'Node init: the DNS redirect to the node-local CoreDNS, the bridge CNI config and (optionally) the node resolver',
+      (command) =>
+        declareNodeSetupFlags(
+          command
+            .positional('action', {
+              choices: NODE_SETUP_ACTIONS,
+              default: 'install' as const,
+              describe:
+                'install (idempotent), remove (exactly what install added), check (exit 1 on anything missing or extra)',
+            })
+            .option('dry-run', {
+              type: 'boolean',
+              default: false,
+              describe: 'Print exactly what would change and change nothing',
+            }),
+        ),
+      async (args) => {
+        const global = args as unknown as GlobalArgs;
+        const root = createLogger({ format: global.logFormat, level: global.logLevel });
+        await runNodeSetupCommand(
+          args.action,
+          args.dryRun,
+          nodeSetupOptionsFromArgs(args, process.env),
+          componentLogger(root, 'node-setup'),
+          (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
         );
       },
     );
