@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { parseNodeIps, runCriWatch } from './commands/cri-watch.js';
 import { runMonitor, runRender, resolveNameServerIp } from './commands/monitor.js';
 import {
   declareNodeSetupFlags,
@@ -33,6 +34,18 @@ function ttl(value: number): number {
   if (!Number.isInteger(value) || value < 0 || value > 2147483647)
     throw new UsageError(`--ttl must be a whole number of seconds, got ${value}`);
   return value;
+}
+
+/** `2s`, `500ms`, `1m` or a plain number of milliseconds. */
+function duration(name: string, value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  if (match === null)
+    throw new UsageError(`--${name} ${JSON.stringify(value)} is not a duration like 2s or 500ms`);
+  const factor = match[2] === 's' ? 1000 : match[2] === 'm' ? 60_000 : 1;
+  const ms = Number(match[1]) * factor;
+  if (ms < 100 || ms > 3_600_000)
+    throw new UsageError(`--${name} must be between 100ms and 1h, got ${value}`);
+  return ms;
 }
 
 async function readStdin(): Promise<string> {
@@ -181,6 +194,100 @@ export function registerWatcherCommands(cli: Argv): Argv {
           componentLogger(root, 'render'),
           (text) => process.stdout.write(text),
           readStdin,
+        );
+      },
+    )
+    .command(
+      'cri-watch',
+      'CRI watcher: keep the node-local pod zone (<hostname>, <hostname>.svc, <hostname>.<namespace>.svc) from the runtime',
+      (command) =>
+        command
+          .option('runtime-endpoint', {
+            type: 'string',
+            describe:
+              'CRI socket (unix:///path or /path); default: CRI_DIR + CRI_FILE, else containerd, k3s, CRI-O, cri-dockerd sockets',
+          })
+          .option('cri-dir', {
+            type: 'string',
+            describe: 'Directory of the runtime socket (smarter-dns CRI_DIR); env CRI_DIR',
+          })
+          .option('cri-file', {
+            type: 'string',
+            describe: 'Socket file name in --cri-dir (smarter-dns CRI_FILE); env CRI_FILE',
+          })
+          .option('interval', {
+            type: 'string',
+            default: '2s',
+            describe: 'Time between ListPodSandbox polls (e.g. 2s, 500ms)',
+          })
+          .option('node-ip', {
+            type: 'string',
+            array: true,
+            default: [] as string[],
+            describe:
+              'Node addresses for hostNetwork pods (downward API status.hostIPs); env NODE_IP, comma-separated',
+          })
+          .option('cluster-domain', {
+            type: 'string',
+            default: 'cluster.local',
+            describe: 'Zone origin; env CLUSTER_DOMAIN',
+          })
+          .option('zones-dir', {
+            type: 'string',
+            default: '/zones',
+            describe: 'Directory the zone file db.<cluster-domain> is written to',
+          })
+          .option('name-server-ip', {
+            type: 'string',
+            describe: 'Glue address of ns.<cluster-domain> (default: the first --node-ip)',
+          })
+          .option('ttl', { type: 'number', default: 30, describe: 'TTL of every record, seconds' })
+          .option('debounce-ms', {
+            type: 'number',
+            default: 20,
+            describe: 'Quiet time after a poll changed something before the zone is written',
+          })
+          .option('max-delay-ms', {
+            type: 'number',
+            default: 100,
+            describe: 'Longest a change waits for its write',
+          })
+          .option('timeout-ms', { type: 'number', default: 5000, describe: 'Deadline of each CRI call' })
+          .option('listen', {
+            type: 'string',
+            default: ':9181',
+            describe: "Address for /healthz, /readyz and /metrics ('' turns it off)",
+          })
+          .option('once', {
+            type: 'boolean',
+            default: false,
+            describe: 'Write the zone from one poll and exit',
+          }),
+      async (args) => {
+        const global = args as unknown as GlobalArgs;
+        const root = createLogger({ format: global.logFormat, level: global.logLevel });
+        await runCriWatch(
+          {
+            runtimeEndpoint: args.runtimeEndpoint ?? process.env.CONTAINER_RUNTIME_ENDPOINT,
+            criDir: args.criDir ?? process.env.CRI_DIR,
+            criFile: args.criFile ?? process.env.CRI_FILE,
+            intervalMs: duration('interval', args.interval),
+            nodeIps: parseNodeIps(list(args.nodeIp.length > 0 ? args.nodeIp : (process.env.NODE_IP ?? ''))),
+            clusterDomain:
+              args.clusterDomain === 'cluster.local'
+                ? (process.env.CLUSTER_DOMAIN ?? args.clusterDomain)
+                : args.clusterDomain,
+            zonesDir: args.zonesDir,
+            nameServerIp: args.nameServerIp,
+            ttl: ttl(args.ttl),
+            debounceMs: positiveMs('debounce-ms', args.debounceMs),
+            maxDelayMs: positiveMs('max-delay-ms', args.maxDelayMs),
+            listen: args.listen,
+            once: args.once,
+            timeoutMs: positiveMs('timeout-ms', args.timeoutMs),
+          },
+          componentLogger(root, 'cri-watch'),
+          new ZoneMetrics(),
         );
       },
     )

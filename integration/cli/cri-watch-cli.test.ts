@@ -1,0 +1,192 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  assertZoneValid,
+  buildPauseImage,
+  createNetns,
+  findRepoRoot,
+  killProcessTree,
+  runCommand,
+  spawnProcess,
+  startContainerd,
+  waitFor,
+  type ContainerdHarness,
+  type Netns,
+  type RunningSandbox,
+} from '@zonewright/testkit';
+import { parseZone } from '@zonewright/zone';
+
+// `zonewright cri-watch` as users run it (the built CLI) against a real containerd in a test-made netns.
+// A hostNetwork sandbox has no hostname of its own (runc cannot set one without a UTS namespace): its records
+// use the pod name.
+const cli = join(findRepoRoot(), 'packages/cli/bin/zonewright.js');
+const ORIGIN = 'cluster.local';
+const NODE_IP = '192.0.2.10';
+
+let netns: Netns | undefined;
+let containerd: ContainerdHarness | undefined;
+let pauseDir = '';
+let zonesDir = '';
+const pods = new Map<string, RunningSandbox>();
+
+function cd(): ContainerdHarness {
+  if (containerd === undefined) throw new Error('containerd did not start');
+  return containerd;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
+async function zoneRecords(): Promise<string[]> {
+  const text = await readFile(join(zonesDir, `db.${ORIGIN}`), 'utf8').catch(() => '');
+  return parseZone(text, { origin: ORIGIN })
+    .records.filter(
+      (record) => (record.type === 'A' || record.type === 'AAAA') && record.name !== `ns.${ORIGIN}`,
+    )
+    .map((record) => `${record.name} ${record.type} ${record.rdata[0] ?? ''}`)
+    .sort();
+}
+
+function expectedFor(pod: RunningSandbox, hostname: string): string[] {
+  return pod.ips.flatMap((ip) => {
+    const type = ip.includes(':') ? 'AAAA' : 'A';
+    return [
+      `${hostname}.${pod.namespace}.svc.${ORIGIN}`,
+      `${hostname}.svc.${ORIGIN}`,
+      `${hostname}.${ORIGIN}`,
+    ].map((name) => `${name} ${type} ${ip}`);
+  });
+}
+
+beforeAll(async () => {
+  netns = await createNetns();
+  pauseDir = await mkdtemp(join(tmpdir(), 'zw-cli-pause-'));
+  containerd = await startContainerd({ netns, pauseImage: await buildPauseImage({ dir: pauseDir }) });
+  zonesDir = await mkdtemp(join(tmpdir(), 'zw-cli-cri-zones-'));
+  pods.set('camera', await cd().runSandbox({ name: 'camera-0', namespace: 'edge', hostname: 'camera' }));
+  pods.set('gateway', await cd().runSandbox({ name: 'gateway-0', namespace: 'infra', hostname: 'gateway' }));
+  pods.set('agent', await cd().runSandbox({ name: 'agent', namespace: 'infra', hostNetwork: true }));
+});
+
+afterAll(async () => {
+  await containerd?.cleanup();
+  await netns?.delete();
+  await rm(pauseDir, { recursive: true, force: true });
+  await rm(zonesDir, { recursive: true, force: true });
+});
+
+describe('zonewright cri-watch', () => {
+  it('--once writes every ready sandbox with its real addresses, hostNetwork pods with the node IP', async () => {
+    const result = await runCommand(
+      process.execPath,
+      [
+        cli,
+        'cri-watch',
+        '--once',
+        '--runtime-endpoint',
+        cd().endpoint,
+        '--zones-dir',
+        zonesDir,
+        '--node-ip',
+        NODE_IP,
+        '--log-format',
+        'json',
+      ],
+      { timeoutMs: 60_000 },
+    );
+    expect(result.code).toBe(0);
+    const camera = pods.get('camera');
+    const gateway = pods.get('gateway');
+    if (camera === undefined || gateway === undefined) throw new Error('sandboxes missing');
+    expect(camera.ips.length).toBeGreaterThan(0);
+    expect(await zoneRecords()).toEqual(
+      [
+        ...expectedFor(camera, 'camera'),
+        ...expectedFor(gateway, 'gateway'),
+        ...['agent.infra.svc', 'agent.svc', 'agent'].map((name) => `${name}.${ORIGIN} A ${NODE_IP}`),
+      ].sort(),
+    );
+    await assertZoneValid(ORIGIN, join(zonesDir, `db.${ORIGIN}`));
+  });
+
+  it('runs live: ready, metrics, and a removed sandbox leaves the zone within two intervals; SIGTERM exits 0', async () => {
+    const port = await freePort();
+    const watcher = await spawnProcess(process.execPath, [
+      cli,
+      'cri-watch',
+      '--runtime-endpoint',
+      cd().endpoint,
+      '--zones-dir',
+      zonesDir,
+      '--node-ip',
+      NODE_IP,
+      '--interval',
+      '500ms',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--log-format',
+      'json',
+    ]);
+    try {
+      await waitFor(
+        async () =>
+          (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200
+            ? true
+            : undefined,
+        {
+          timeoutMs: 20_000,
+          description: `cri-watch ready\n${watcher.output()}`,
+        },
+      );
+      const gateway = pods.get('gateway');
+      if (gateway === undefined) throw new Error('gateway missing');
+      const removedAt = Date.now();
+      await cd().removeSandbox(gateway.id);
+      pods.delete('gateway');
+      await waitFor(
+        async () =>
+          (await zoneRecords()).some((record) => record.startsWith('gateway.')) ? undefined : true,
+        {
+          timeoutMs: 10_000,
+          description: 'gateway records to leave the zone',
+        },
+      );
+      const goneMs = Date.now() - removedAt;
+      expect(goneMs).toBeLessThan(2 * 500 + 1500); // two intervals plus the write and slack for a loaded machine
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(/zonewright_cri_polls_total\{trigger="interval"\} [1-9]/);
+      expect(metrics).toMatch(/zonewright_cri_sandboxes\{state="ready"\} 2/);
+      expect(metrics).toMatch(/zonewright_zone_writes_total\{origin="cluster\.local"\} [1-9]/);
+      await assertZoneValid(ORIGIN, join(zonesDir, `db.${ORIGIN}`));
+      watcher.child.kill('SIGTERM');
+      const status = await watcher.exited;
+      expect(status.code).toBe(0);
+    } finally {
+      await killProcessTree(watcher.pid);
+    }
+  });
+
+  it('says which sockets it tried when there is no runtime', async () => {
+    const result = await runCommand(
+      process.execPath,
+      [cli, 'cri-watch', '--once', '--cri-dir', '/nonexistent', '--zones-dir', zonesDir],
+      {
+        timeoutMs: 30_000,
+        env: { ...process.env, CRI_FILE: 'containerd.sock' },
+      },
+    );
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('/nonexistent/containerd.sock');
+  });
+});
