@@ -107,6 +107,23 @@ export function buildCli(argv: readonly string[]): Argv {
     });
 }
 
+/**
+ * Errors our packages raise on purpose (typed classes: CRI unavailable, Kubernetes API, node-setup, files) are
+ * printed as one line; only programming errors (TypeError, RangeError, …) get a stack trace.
+ */
+function isOperationalError(error: unknown): error is Error {
+  if (!(error instanceof Error)) return false;
+  if (
+    error instanceof TypeError ||
+    error instanceof RangeError ||
+    error instanceof ReferenceError ||
+    error instanceof SyntaxError
+  ) {
+    return false;
+  }
+  return error.constructor !== Error || 'code' in error;
+}
+
 /** Runs the CLI; the only place that decides exit codes (0 ok, 1 problems or failure, 2 usage). */
 export async function main(argv: readonly string[]): Promise<void> {
   try {
@@ -118,7 +135,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     } else if (error instanceof UsageError) {
       process.stderr.write(`zonewright: ${error.message}\nRun 'zonewright --help' for usage.\n`);
       process.exitCode = 2;
-    } else if (error instanceof ZoneError) {
+    } else if (error instanceof ZoneError || isOperationalError(error)) {
       process.stderr.write(`zonewright: ${error.message}\n`);
       process.exitCode = 1;
     } else {
