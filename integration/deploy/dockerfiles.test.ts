@@ -1,0 +1,255 @@
+/**
+ * Static checks of Dockerfile.monitor and Dockerfile.cri (no Docker engine here), and a replay of their build
+ * stage: the build context that .dockerignore lets through is copied as the COPY lines say, the build
+ * commands run as written (only `npm ci` is replaced by the repository's installed node_modules, and
+ * `npm prune` is skipped), and the image's ENTRYPOINT must then exist and run.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, posix } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  dockerStages,
+  execForm,
+  isIgnored,
+  parseCopy,
+  parseDockerfile,
+  parseDockerignore,
+} from './lib/dockerfile.js';
+import type { DockerInstruction, DockerStage } from './lib/dockerfile.js';
+
+const run = promisify(execFile);
+const REPO = join(import.meta.dirname, '..', '..');
+const IMAGES = [
+  { file: 'Dockerfile.monitor', command: 'monitor', port: '9180' },
+  { file: 'Dockerfile.cri', command: 'cri-watch', port: '9181' },
+] as const;
+const ENTRYPOINT = ['node', 'packages/cli/bin/zonewright.js'];
+const PLATFORMS = 'linux/amd64,linux/arm64,linux/arm/v7';
+
+interface PackageJson {
+  readonly name: string;
+  readonly workspaces?: readonly string[];
+  readonly scripts?: Record<string, string>;
+  readonly dependencies?: Record<string, string>;
+}
+const readJson = (path: string): unknown => JSON.parse(readFileSync(join(REPO, path), 'utf8'));
+const rootPackage = readJson('package.json') as PackageJson;
+const workspaces = rootPackage.workspaces ?? [];
+const workspaceByName = new Map(
+  workspaces.map((dir) => [(readJson(`${dir}/package.json`) as PackageJson).name, dir]),
+);
+
+/** packages/cli and every workspace it depends on, transitively. */
+function cliClosure(): Set<string> {
+  const needed = new Set<string>();
+  const visit = (dir: string): void => {
+    if (needed.has(dir)) return;
+    needed.add(dir);
+    for (const dependency of Object.keys(
+      (readJson(`${dir}/package.json`) as PackageJson).dependencies ?? {},
+    )) {
+      const workspace = workspaceByName.get(dependency);
+      if (workspace !== undefined) visit(workspace);
+    }
+  };
+  visit('packages/cli');
+  return needed;
+}
+
+const ignoreRules = parseDockerignore(readFileSync(join(REPO, '.dockerignore'), 'utf8'));
+
+/** Files of the repository (relative paths) that the build context holds. */
+function filesUnder(relative: string): string[] {
+  const absolute = join(REPO, relative);
+  if (!statSync(absolute).isDirectory()) return [relative];
+  return readdirSync(absolute).flatMap((entry) =>
+    entry === 'node_modules' ? [] : filesUnder(posix.join(relative, entry)),
+  );
+}
+
+function stagesOf(file: string): DockerStage[] {
+  return dockerStages(parseDockerfile(readFileSync(join(REPO, file), 'utf8')));
+}
+const runs = (stage: DockerStage): DockerInstruction[] =>
+  stage.instructions.filter((item) => item.keyword === 'RUN');
+
+describe.each(IMAGES)('$file', ({ file, command, port }) => {
+  const stages = stagesOf(file);
+  const build = stages[0] as DockerStage;
+  const final = stages.at(-1) as DockerStage;
+
+  it('is multi-stage: a build stage on the build platform, a runtime stage that copies only its output', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    expect(build.name).toBeDefined();
+    expect(build.platform).toBe('$BUILDPLATFORM');
+    const copies = final.instructions.filter((item) => item.keyword === 'COPY').map(parseCopy);
+    expect(copies.length).toBeGreaterThan(0);
+    for (const copy of copies) expect(copy.from).toBe(build.name);
+    expect(runs(final).some((item) => /\bnpm\b|\btsc\b/.test(item.text))).toBe(false);
+  });
+
+  it('installs dependencies (npm ci) before any source is copied, from manifests and the lock file only', () => {
+    const index = build.instructions.findIndex(
+      (item) => item.keyword === 'RUN' && /^npm ci\b/.test(item.text),
+    );
+    expect(index).toBeGreaterThan(0);
+    const before = build.instructions
+      .slice(0, index)
+      .filter((item) => item.keyword === 'COPY')
+      .map(parseCopy);
+    const sources = before.flatMap((copy) => copy.sources);
+    for (const source of sources) expect(source).toMatch(/(^|\/)(package\.json|package-lock\.json)$/);
+    expect(sources).toContain('package-lock.json');
+    for (const workspace of workspaces) expect(sources).toContain(`${workspace}/package.json`);
+  });
+
+  it('copies sources of exactly the workspaces the CLI needs; every COPY source exists in the build context', () => {
+    const copies = build.instructions.filter((item) => item.keyword === 'COPY').map(parseCopy);
+    const sourceDirs = new Set<string>();
+    for (const copy of copies) {
+      expect(copy.from).toBeUndefined();
+      for (const source of copy.sources) {
+        expect(`${source} exists: ${String(existsSync(join(REPO, source)))}`).toBe(`${source} exists: true`);
+        const files = filesUnder(source);
+        const included = files.filter((path) => !isIgnored(ignoreRules, path));
+        expect(`${source}: ${included.length} file(s) in the build context`).not.toBe(
+          `${source}: 0 file(s) in the build context`,
+        );
+        for (const path of files.filter(
+          (candidate) => candidate.endsWith('.ts') && !candidate.endsWith('.test.ts'),
+        )) {
+          expect(`${path} ignored: ${String(isIgnored(ignoreRules, path))}`).toBe(`${path} ignored: false`);
+        }
+        const workspace = /^(packages\/[^/]+)\/src$/.exec(source)?.[1];
+        if (workspace !== undefined) sourceDirs.add(workspace);
+      }
+    }
+    expect([...sourceDirs].sort()).toEqual([...cliClosure()].sort());
+    expect(sourceDirs.has('packages/testkit')).toBe(false);
+  });
+
+  it('builds with the project build CI runs, then prunes dev dependencies', () => {
+    expect(rootPackage.scripts?.['build']).toBe('tsc -b tsconfig.json');
+    const rootReferences = (readJson('tsconfig.json') as { references: { path: string }[] }).references.map(
+      (item) => item.path,
+    );
+    const builds = runs(build).filter((item) => /\btsc\b/.test(item.text));
+    expect(builds.map((item) => item.text)).toEqual(['node_modules/.bin/tsc -b packages/cli']);
+    expect(rootReferences).toContain('packages/cli');
+    const buildIndex = build.instructions.indexOf(builds[0] as DockerInstruction);
+    const prune = build.instructions.findIndex(
+      (item) => item.keyword === 'RUN' && /npm prune --omit=dev/.test(item.text),
+    );
+    expect(prune).toBeGreaterThan(buildIndex);
+  });
+
+  it('runs as a numeric non-root user with the CLI as entrypoint', () => {
+    const users = final.instructions.filter((item) => item.keyword === 'USER').map((item) => item.text);
+    expect(users).toHaveLength(1);
+    expect(users[0]).toMatch(/^[1-9]\d*(:\d+)?$/);
+    const entrypoint = final.instructions.find((item) => item.keyword === 'ENTRYPOINT');
+    const cmd = final.instructions.find((item) => item.keyword === 'CMD');
+    expect(entrypoint === undefined ? [] : execForm(entrypoint)).toEqual(ENTRYPOINT);
+    expect(cmd === undefined ? [] : execForm(cmd)).toEqual([command]);
+    expect(final.instructions.find((item) => item.keyword === 'EXPOSE')?.text).toBe(port);
+  });
+
+  it('documents the multi-arch buildx command', () => {
+    const text = readFileSync(join(REPO, file), 'utf8');
+    expect(text).toContain(`docker buildx build --platform ${PLATFORMS}`);
+    expect(text).toContain(`-f ${file}`);
+    expect(readFileSync(join(REPO, 'docs', 'deploy.md'), 'utf8')).toContain(`-f ${file}`);
+  });
+});
+
+describe('Dockerfile.cri', () => {
+  it('ships iptables (nft and legacy) and iproute2 for node-setup', () => {
+    const final = stagesOf('Dockerfile.cri').at(-1) as DockerStage;
+    const install = runs(final).find((item) => item.text.includes('apt-get install'));
+    expect(install?.text).toMatch(/\biptables\b/);
+    expect(install?.text).toMatch(/\biproute2\b/);
+  });
+});
+
+describe.each(IMAGES)('$file build stage, replayed', ({ file, command }) => {
+  let scratch = '';
+
+  beforeAll(() => {
+    scratch = mkdtempSync(join(tmpdir(), 'zw-docker-'));
+  });
+  afterAll(() => {
+    if (scratch !== '') rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('leaves the ENTRYPOINT file in place, and it runs', async () => {
+    const build = stagesOf(file)[0] as DockerStage;
+    let workdir = '/';
+    const inImage = (path: string): string => join(scratch, posix.resolve(workdir, path));
+    for (const instruction of build.instructions) {
+      if (instruction.keyword === 'WORKDIR') {
+        workdir = posix.resolve(workdir, instruction.text);
+        mkdirSync(inImage('.'), { recursive: true });
+      } else if (instruction.keyword === 'COPY') {
+        const copy = parseCopy(instruction);
+        for (const source of copy.sources) {
+          const isDir = statSync(join(REPO, source)).isDirectory();
+          for (const path of filesUnder(source).filter((candidate) => !isIgnored(ignoreRules, candidate))) {
+            const rest = isDir ? path.slice(source.length + 1) : basename(path);
+            const target =
+              copy.destination.endsWith('/') || isDir ? posix.join(copy.destination, rest) : copy.destination;
+            mkdirSync(dirname(inImage(target)), { recursive: true });
+            cpSync(join(REPO, path), inImage(target));
+          }
+        }
+      } else if (instruction.keyword === 'RUN') {
+        for (const step of instruction.text.split(' && ')) {
+          if (/^npm ci\b/.test(step)) linkNodeModules(inImage('.'));
+          else if (/^npm prune\b/.test(step))
+            continue; // would change the shared node_modules
+          else await run('sh', ['-c', step], { cwd: inImage('.'), maxBuffer: 16 * 1024 * 1024 });
+        }
+      }
+    }
+    const app = inImage('.');
+    expect(existsSync(join(app, ENTRYPOINT[1] ?? ''))).toBe(true);
+    expect(existsSync(join(app, 'packages/cli/dist/main.js'))).toBe(true);
+    expect(existsSync(join(app, 'packages/testkit/dist'))).toBe(false);
+    expect(
+      readdirSync(join(app, 'packages')).filter((name) => existsSync(join(app, 'packages', name, 'src'))),
+    ).toEqual([]);
+    const help = await run('node', [ENTRYPOINT[1] ?? '', '--help'], { cwd: app });
+    expect(help.stdout).toContain('zonewright');
+    const commandHelp = await run('node', [ENTRYPOINT[1] ?? '', command, '--help'], { cwd: app });
+    expect(commandHelp.stdout).toContain(`zonewright ${command}`);
+  });
+});
+
+/**
+ * Stands in for `npm ci` in a scratch build directory: links every installed package of the repository,
+ * and the workspace packages to the scratch copies (so the build resolves them there, as in the image).
+ */
+function linkNodeModules(root: string): void {
+  const modules = join(root, 'node_modules');
+  mkdirSync(join(modules, '@zonewright'), { recursive: true });
+  for (const entry of readdirSync(join(REPO, 'node_modules'))) {
+    if (entry === '@zonewright' || entry === '.bin' || entry.startsWith('.package-lock')) continue;
+    symlinkSync(join(REPO, 'node_modules', entry), join(modules, entry));
+  }
+  symlinkSync(join(REPO, 'node_modules', '.bin'), join(modules, '.bin'));
+  for (const [name, dir] of workspaceByName) {
+    symlinkSync(join(root, dir), join(modules, name));
+  }
+}
