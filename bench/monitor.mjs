@@ -11,7 +11,6 @@
 // (0 skips the large-cluster part). Example smoke run:
 //   ZW_BENCH_MONITOR_VMIS=500 ZW_BENCH_MONITOR_SAMPLES=10 ZW_BENCH_MONITOR_LOAD_SECONDS=5 \
 //   ZW_BENCH_MONITOR_BIG_VMIS=2000 node --expose-gc bench/monitor.mjs
-/* global fetch, AbortSignal -- Node 20 globals the root ESLint config does not list for .mjs files */
 import { Buffer } from 'node:buffer';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, watch as watchDirectory } from 'node:fs';
