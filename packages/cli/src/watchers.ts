@@ -1,6 +1,4 @@
 import type { Argv } from 'yargs';
-import { parseNodeIps, runCriWatch } from './commands/cri-watch.js';
-import { runMonitor, runRender, resolveNameServerIp } from './commands/monitor.js';
 import {
   declareNodeSetupFlags,
   NODE_SETUP_ACTIONS,
@@ -128,6 +126,8 @@ export function registerWatcherCommands(cli: Argv): Argv {
             describe: 'Write the zone once every source has delivered its state, then exit',
           }),
       async (args) => {
+        // Loaded only when the command runs: @kubernetes/client-node alone takes ~1 s to import.
+        const { runMonitor, resolveNameServerIp } = await import('./commands/monitor.js');
         const global = args as unknown as GlobalArgs;
         const root = createLogger({ format: global.logFormat, level: global.logLevel });
         const source = args.source;
@@ -180,6 +180,7 @@ export function registerWatcherCommands(cli: Argv): Argv {
       async (args) => {
         const global = args as unknown as GlobalArgs;
         const root = createLogger({ format: global.logFormat, level: global.logLevel });
+        const { runRender } = await import('./commands/monitor.js');
         await runRender(
           {
             vmis: args.vmis,
@@ -266,6 +267,7 @@ export function registerWatcherCommands(cli: Argv): Argv {
       async (args) => {
         const global = args as unknown as GlobalArgs;
         const root = createLogger({ format: global.logFormat, level: global.logLevel });
+        const { parseNodeIps, runCriWatch } = await import('./commands/cri-watch.js');
         await runCriWatch(
           {
             runtimeEndpoint: args.runtimeEndpoint ?? process.env.CONTAINER_RUNTIME_ENDPOINT,
