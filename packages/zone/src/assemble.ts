@@ -36,9 +36,11 @@ export function assembleRecords(
   reserved: ReadonlySet<string>,
 ): AssembledRecords {
   const exclusiveOwner = new Map<string, string>();
-  // Parallel arrays instead of one small object per record: this runs over every record on every flush.
-  const acceptedKeys: string[] = [];
+  // Accepted records in one array and, per object, its key and where its records end (not one key or small
+  // object per record): this runs over every record on every flush.
   const acceptedRecords: ClaimedRecord[] = [];
+  const runKeys: string[] = [];
+  const runEnds: number[] = [];
   const rejected: SkippedRecord[] = [];
   const reject = (reason: SkippedRecord['reason'], detail: string, object: string): void => {
     rejected.push({ reason, detail, object });
@@ -63,17 +65,22 @@ export function assembleRecords(
           const owner = exclusiveOwner.get(name);
           if (owner === undefined || compareKeys(key, owner) < 0) exclusiveOwner.set(name, key);
         }
-        acceptedKeys.push(key);
         acceptedRecords.push(record);
       }
+    }
+    if (acceptedRecords.length > (runEnds.at(-1) ?? 0)) {
+      runKeys.push(key);
+      runEnds.push(acceptedRecords.length);
     }
   }
   const records: AddressRecord[] = [];
   const conflictKeys = new Set<string>();
   const conflicts: NameConflict[] = [];
+  let run = 0;
   for (let index = 0; index < acceptedRecords.length; index += 1) {
     const record = acceptedRecords[index] as ClaimedRecord;
-    const key = acceptedKeys[index] as string;
+    while (index >= (runEnds[run] ?? Infinity)) run += 1;
+    const key = runKeys[run] as string;
     const owner = exclusiveOwner.get(record.name);
     if (owner === undefined || owner === key) {
       records.push(record);

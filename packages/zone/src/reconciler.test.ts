@@ -118,6 +118,27 @@ describe('Reconciler', () => {
     expect(writes).toHaveLength(1);
   });
 
+  it('reports how many records each write added and removed, and the record count', async () => {
+    const { reconciler, clock, writes } = setup();
+    const source = reconciler.registerSource('vmis');
+    await reconciler.start();
+    source.upsert('a', [rec('a.default', '10.1.0.1'), rec('nic1.a.default', '10.1.0.1')]);
+    source.upsert('b', [rec('b.default', '10.1.0.2')]);
+    source.markSynced();
+    await clock.advance(0);
+    source.remove('a');
+    source.upsert('b', [rec('b.default', '10.1.0.3')]);
+    source.upsert('c', [rec('c.default', '10.1.0.4')]);
+    await clock.advance(200);
+    source.upsert('c', [rec('c.default', '10.1.0.4')]); // same content again: no write
+    await clock.advance(200);
+    expect(writes.map((info) => [info.records, info.added, info.removed])).toEqual([
+      [3, 3, 0],
+      [2, 2, 3],
+    ]);
+    expect(reconciler.status().records).toBe(2);
+  });
+
   it('raises the serial on every write, even within one second', async () => {
     const { reconciler, clock, writes } = setup();
     const source = reconciler.registerSource('vmis');
@@ -227,5 +248,38 @@ describe('Reconciler', () => {
     source.upsert('a', [rec('a.default', '10.1.0.1')]);
     await reconciler.stop();
     expect(addresses(store.files.get(config.origin))).toEqual(['a.default.vm.example.com 10.1.0.1']);
+  });
+
+  it('bounds the wait of an event that arrives during a slow write by max-delay plus one write', async () => {
+    const clock = new ManualClock();
+    const slowStore: ZoneStore & { files: Map<string, string> } = {
+      files: new Map(),
+      read: () => Promise.resolve(undefined),
+      write(origin, text) {
+        return new Promise((resolve) => {
+          clock.setTimeout(() => {
+            this.files.set(origin, text);
+            resolve();
+          }, 300);
+        });
+      },
+    };
+    const { reconciler, writes } = setup(slowStore, clock);
+    const source = reconciler.registerSource('vmis');
+    await reconciler.start();
+    source.markSynced();
+    await clock.advance(300);
+    // A steady stream of events, one every 50 ms for 3 s: never quiet for the 100 ms debounce.
+    for (let index = 0; index < 60; index += 1) {
+      source.upsert(`vmi-${index}`, [rec(`vm${index}.default`, `10.1.0.${index + 1}`)], clock.now());
+      await clock.advance(50);
+    }
+    await clock.advance(2000);
+    const delays = writes.flatMap((info) => info.eventDelaysMs);
+    expect(delays).toHaveLength(60);
+    // max-delay (500) + one write (300): before the fix an event arriving mid-write waited for that write,
+    // then for a full max-delay, then for its own write (up to 1100 ms).
+    expect(Math.max(...delays)).toBeLessThanOrEqual(800);
+    expect(slowStore.files.get(config.origin)).toContain('vm59.default');
   });
 });

@@ -2,21 +2,15 @@ import { assembleRecords, type NameConflict } from './assemble.js';
 import { checkZone } from './check.js';
 import type { Clock } from './clock.js';
 import { reservedNames } from './config.js';
-import { diffRecordKeys, recordKey } from './diff.js';
 import { InvalidZoneError, ZoneError } from './errors.js';
 import type { Logger } from './logger.js';
-import type { ClaimedRecord, ZoneConfig } from './model.js';
+import type { AddressRecord, ClaimedRecord, ZoneConfig } from './model.js';
 import { parseZone } from './parse.js';
-import {
-  joinRendered,
-  renderZoneParts,
-  splitRenderedSerial,
-  validateRenderedZone,
-  type RenderedZone,
-} from './render.js';
+import { splitRenderedSerial, validateRenderedZone, type RenderedZone } from './render.js';
 import { nextSerial } from './serial.js';
 import type { SkippedRecord } from './skip.js';
 import type { ZoneStore } from './store.js';
+import { diffSorted, renderBody, sortUnique } from './zone-text.js';
 
 /** How a source feeds the reconciler. Keys identify source objects (a VMI's uid, a sandbox id). */
 export interface SourceHandle {
@@ -122,8 +116,13 @@ export class Reconciler {
   private writing: Promise<void> | undefined;
   private retryDelayMs: number | undefined;
   private serial: number | undefined;
-  private lastParts: RenderedZone | undefined;
-  private lastKeys: Set<string> | undefined;
+  /** The zone found on disk at start, until the first flush compared it. */
+  private diskParts: RenderedZone | undefined;
+  /**
+   * The records of the zone on disk, sorted and de-duplicated (references only: 8 bytes a record). The next
+   * flush compares against them, which tells both "unchanged" and the +added/−removed counts.
+   */
+  private lastRecords: readonly AddressRecord[] | undefined;
   private lastWriteMs: number | undefined;
   private lastWriteError: Error | undefined;
   private ready = false;
@@ -191,7 +190,7 @@ export class Reconciler {
     if (store.prepare !== undefined) await store.prepare();
     const existing = await store.read(config.origin);
     if (existing !== undefined) {
-      this.lastParts = splitRenderedSerial(existing);
+      this.diskParts = splitRenderedSerial(existing);
       this.serial = recoverSerial(existing, config.origin);
       logger.info(`found zone ${config.origin} with serial ${this.serial ?? 'unknown'}`);
     }
@@ -224,7 +223,7 @@ export class Reconciler {
       origin: this.origin,
       ready: this.ready,
       serial: this.serial,
-      records: this.lastKeys?.size,
+      records: this.lastRecords?.length,
       lastWriteMs: this.lastWriteMs,
       lastWriteError: this.lastWriteError?.message,
       sources: this.sources.map((source) => ({
@@ -254,6 +253,9 @@ export class Reconciler {
 
   private changed(eventTimeMs: number | undefined): void {
     this.dirty = true;
+    // Start the max-delay clock now, even while a write is in progress (schedule() returns early then), so
+    // an event never waits longer than max-delay plus the duration of one write.
+    this.firstPendingAt ??= this.options.clock.now();
     if (eventTimeMs !== undefined && this.pendingEvents.length < MAX_TRACKED_EVENTS)
       this.pendingEvents.push(eventTimeMs);
     this.schedule(false);
@@ -307,44 +309,50 @@ export class Reconciler {
     try {
       const assembled = assembleRecords(this.allEntries(), config.origin, this.reserved);
       this.reportAssembly(assembled.conflicts, assembled.rejected);
-      const parts = renderZoneParts(config, assembled.records, { prevalidated: true });
+      const sorted = sortUnique(assembled.records);
+      const previous = this.lastRecords;
+      const diff =
+        previous === undefined ? { added: sorted.length, removed: 0 } : diffSorted(previous, sorted);
+      if (previous !== undefined && diff.added === 0 && diff.removed === 0) {
+        this.unchanged(sorted);
+        return;
+      }
+      const body = renderBody(config, sorted);
+      const disk = this.diskParts;
       if (
-        this.lastParts !== undefined &&
-        this.lastParts.head === parts.head &&
-        this.lastParts.tail === parts.tail
+        previous === undefined &&
+        disk !== undefined &&
+        disk.head === body.head &&
+        disk.tail.length === sumLengths(body.chunks) &&
+        disk.tail === body.chunks.join('')
       ) {
-        this.lastKeys ??= new Set(assembled.records.map(recordKey));
-        observer?.onUnchanged?.(config.origin);
-        logger.debug(`zone ${config.origin} unchanged`, { serial: this.serial });
-        this.retryDelayMs = undefined;
-        this.markReady();
+        this.unchanged(sorted);
         return;
       }
       const serial = nextSerial(this.serial, clock.now());
-      const text = joinRendered(parts, serial);
-      if (this.options.validate ?? true) validateRenderedZone(text, config.origin, keysCount(parts));
+      body.chunks.unshift(body.head, String(serial));
+      const text = body.chunks.join('');
+      body.chunks.length = 0;
+      if (this.options.validate ?? true) validateRenderedZone(text, config.origin, body.lines);
       await store.write(config.origin, text);
       const finished = clock.now();
-      const keys = new Set(assembled.records.map(recordKey));
-      const diff =
-        this.lastKeys === undefined ? { added: keys.size, removed: 0 } : diffRecordKeys(this.lastKeys, keys);
       this.serial = serial;
-      this.lastParts = parts;
-      this.lastKeys = keys;
+      this.diskParts = undefined;
+      this.lastRecords = sorted;
       this.lastWriteMs = finished;
       this.lastWriteError = undefined;
       this.retryDelayMs = undefined;
       observer?.onWrite?.({
         origin: config.origin,
         serial,
-        records: keys.size,
+        records: sorted.length,
         added: diff.added,
         removed: diff.removed,
         durationMs: finished - started,
         eventDelaysMs: events.map((eventTime) => Math.max(0, finished - eventTime)),
       });
       logger.info(
-        `wrote zone ${config.origin} serial ${serial}: ${keys.size} records, +${diff.added} \u2212${diff.removed}`,
+        `wrote zone ${config.origin} serial ${serial}: ${sorted.length} records, +${diff.added} \u2212${diff.removed}`,
         { durationMs: finished - started },
       );
       this.markReady();
@@ -370,6 +378,17 @@ export class Reconciler {
       this.dirty = true;
       this.pendingEvents = events.concat(this.pendingEvents).slice(0, MAX_TRACKED_EVENTS);
     }
+  }
+
+  /** Nothing but the serial would change (or the file on disk already has this content). */
+  private unchanged(sorted: readonly AddressRecord[]): void {
+    const { config, logger, observer } = this.options;
+    this.diskParts = undefined;
+    this.lastRecords = sorted;
+    observer?.onUnchanged?.(config.origin);
+    logger.debug(`zone ${config.origin} unchanged`, { serial: this.serial });
+    this.retryDelayMs = undefined;
+    this.markReady();
   }
 
   private *allEntries(): Iterable<readonly [string, readonly ClaimedRecord[]]> {
@@ -409,11 +428,10 @@ export class Reconciler {
   }
 }
 
-function keysCount(parts: RenderedZone): number {
-  let lines = 0;
-  for (let index = parts.tail.indexOf('\n'); index >= 0; index = parts.tail.indexOf('\n', index + 1))
-    lines += 1;
-  return lines;
+function sumLengths(strings: readonly string[]): number {
+  let length = 0;
+  for (const text of strings) length += text.length;
+  return length;
 }
 
 /** Throws {@link InvalidZoneError} when the text has any problem `checkZone` finds (a full parse). */
