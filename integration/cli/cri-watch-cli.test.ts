@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -8,6 +7,7 @@ import {
   buildPauseImage,
   createNetns,
   findRepoRoot,
+  freeTcpPort,
   killProcessTree,
   runCommand,
   spawnProcess,
@@ -35,17 +35,6 @@ const pods = new Map<string, RunningSandbox>();
 function cd(): ContainerdHarness {
   if (containerd === undefined) throw new Error('containerd did not start');
   return containerd;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
 }
 
 async function zoneRecords(): Promise<string[]> {
@@ -121,7 +110,7 @@ describe('zonewright cri-watch', () => {
   });
 
   it('runs live: ready, metrics, and a removed sandbox leaves the zone within two intervals; SIGTERM exits 0', async () => {
-    const port = await freePort();
+    const port = await freeTcpPort();
     const watcher = await spawnProcess(process.execPath, [
       cli,
       'cri-watch',

@@ -6,6 +6,7 @@ import {
   assertZoneValid,
   dig,
   findRepoRoot,
+  freeTcpPort,
   killProcessTree,
   spawnProcess,
   startFakeApiServer,
@@ -53,7 +54,7 @@ function vmi(name: string, namespace: string, address: string, extra: { ipv6?: s
 }
 
 async function startMonitor(): Promise<SpawnedProcess> {
-  const port = await findPort();
+  const port = await freeTcpPort();
   metricsPort = port;
   const process_ = await spawnProcess(process.execPath, [
     cli,
@@ -81,18 +82,6 @@ async function startMonitor(): Promise<SpawnedProcess> {
     description: `monitor ready\n${process_.output()}`,
   });
   return process_;
-}
-
-async function findPort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
 }
 
 async function fetchStatus(route: string): Promise<number | undefined> {

@@ -7,29 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeTcpPort } from '@zonewright/testkit';
 import { CLI_ENTRYPOINT, ensureCliBuilt } from './lib/cli.js';
 import { buildKustomization } from './lib/kustomize.js';
 import { workloads } from './lib/pod.js';
 import type { Container } from './lib/pod.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address === null || typeof address === 'string') reject(new Error('no port'));
-        else resolve(address.port);
-      });
-    });
-  });
-}
 
 async function statusOf(url: string): Promise<number> {
   try {
@@ -70,7 +56,7 @@ describe('monitor probes against the running program', () => {
   });
 
   it('answers the liveness and readiness probe paths with 200 once the zone is written', async () => {
-    const port = await freePort();
+    const port = await freeTcpPort();
     let args = [...(monitor.args ?? [])];
     args = withFlag(args, 'source', 'directory');
     args = withFlag(args, 'zones-dir', scratch);

@@ -318,3 +318,18 @@ export async function killProcessTree(pid: number, options: KillOptions = {}): P
     throw error;
   }
 }
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it); for servers a test starts. */
+export async function freeTcpPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        resolve(typeof address === 'object' && address !== null ? address.port : 0);
+      });
+    });
+  });
+}
