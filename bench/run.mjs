@@ -84,24 +84,29 @@ if (wanted('zone')) {
   for (const count of sizes) {
     const directory = mkdtempSync(path.join(os.tmpdir(), 'zw-bench-zone-'));
     try {
-      const ours = [],
-        checkzone = [],
-        miekg = [],
-        growth = [];
+      const ours = [];
+      const flushes = [];
+      const checkzone = [];
+      const miekg = [];
+      const growth = [];
+      const flushGrowth = [];
       let file, bytes, records;
       // Alternate our run and the references so load changes hit both alike.
       for (let run = 0; run < repeats; run += 1) {
-        rmSync(path.join(directory, 'db.vm.example.com'), { force: true });
-        const child = spawnSync(
-          process.execPath,
-          ['--expose-gc', path.join(here, 'zone-render-child.mjs'), String(count), directory],
-          {
-            encoding: 'utf8',
-            cwd: root,
-          },
-        );
-        if (child.status !== 0) throw new Error(`zone bench child failed: ${child.stderr}`);
-        const measured = JSON.parse(child.stdout.trim().split('\n').pop());
+        const measure = (mode) => {
+          rmSync(path.join(directory, 'db.vm.example.com'), { force: true });
+          const child = spawnSync(
+            process.execPath,
+            ['--expose-gc', path.join(here, 'zone-render-child.mjs'), String(count), directory, mode],
+            { encoding: 'utf8', cwd: root },
+          );
+          if (child.status !== 0) throw new Error(`zone bench child failed: ${child.stderr}`);
+          return JSON.parse(child.stdout.trim().split('\n').pop());
+        };
+        const flush = measure('reconciler');
+        flushes.push(flush.elapsedMs);
+        flushGrowth.push(flush.growthBytes);
+        const measured = measure('render');
         ours.push(measured.elapsedMs);
         growth.push(measured.growthBytes);
         file = measured.file;
@@ -124,10 +129,13 @@ if (wanted('zone')) {
         miekgParseMs: median(miekg),
         ratioToNamedCheckzone: median(ours) / median(checkzone),
         memoryGrowthMB: median(growth) / 2 ** 20,
+        reconcilerFlushMs: median(flushes),
+        reconcilerFlushRuns: flushes.map((x) => Math.round(x)),
+        reconcilerGrowthMB: median(flushGrowth) / 2 ** 20,
       };
       rows.push(row);
       console.log(
-        `zone ${count}: ${row.renderWriteMs.toFixed(0)} ms (named-checkzone ${row.namedCheckzoneMs.toFixed(0)} ms, ratio ${row.ratioToNamedCheckzone.toFixed(2)}), +${row.memoryGrowthMB.toFixed(0)} MB`,
+        `zone ${count}: render+write ${row.renderWriteMs.toFixed(0)} ms, reconciler flush ${row.reconcilerFlushMs.toFixed(0)} ms (named-checkzone ${row.namedCheckzoneMs.toFixed(0)} ms, ratio ${row.ratioToNamedCheckzone.toFixed(2)}), +${row.memoryGrowthMB.toFixed(0)} MB`,
       );
     } finally {
       rmSync(directory, { recursive: true, force: true });
@@ -137,11 +145,18 @@ if (wanted('zone')) {
   writeFileSync(
     path.join(reportDir, 'zone-render.svg'),
     svgChart({
-      title: 'Zone render + validate + atomic write vs named-checkzone parse (median)',
+      title: 'Zone render + atomic write vs named-checkzone parse (median)',
       xLabel: 'records (log scale)',
       yLabel: 'milliseconds',
       series: [
-        { name: 'zonewright render + write', points: rows.map((r) => [r.records, r.renderWriteMs]) },
+        {
+          name: 'zonewright render + validate + write',
+          points: rows.map((r) => [r.records, r.renderWriteMs]),
+        },
+        {
+          name: 'zonewright reconciler flush (+ claims)',
+          points: rows.map((r) => [r.records, r.reconcilerFlushMs]),
+        },
         { name: 'named-checkzone parse', points: rows.map((r) => [r.records, r.namedCheckzoneMs]) },
         { name: 'miekg/dns parse (CoreDNS)', points: rows.map((r) => [r.records, r.miekgParseMs]) },
       ],

@@ -1,9 +1,21 @@
-// One measurement in a fresh process: render, validate and atomically write a zone of N records through the
-// reconciler (the path every watcher uses), then report time and memory. Run by bench/run.mjs.
+// One measurement in a fresh process, then report time and memory. Run by bench/run.mjs.
+// mode `render` (the target's definition): render (sort, check every record), validate the text line by line,
+//   write it atomically (temp file, fsync, rename, directory fsync);
+// mode `reconciler`: the same plus claim assembly, through one reconciler flush (what every watcher does).
 import { performance } from 'node:perf_hooks';
-import { FileZoneStore, Reconciler, defaultZoneConfig, silentLogger, systemClock } from '@zonewright/zone';
+import {
+  FileZoneStore,
+  Reconciler,
+  defaultZoneConfig,
+  joinRendered,
+  nextSerial,
+  renderZoneParts,
+  silentLogger,
+  systemClock,
+  validateRenderedZone,
+} from '@zonewright/zone';
 
-const [count, directory] = [Number(process.argv[2]), process.argv[3]];
+const [count, directory, mode = 'reconciler'] = [Number(process.argv[2]), process.argv[3], process.argv[4]];
 const config = defaultZoneConfig('vm.example.com', ['10.0.0.53']);
 
 // Realistic VMI records: an interface name and the VMI name per VMI, 80 % IPv4, 20 % IPv6.
@@ -22,28 +34,40 @@ for (let index = 0; index * 2 < count; index += 1) {
 }
 globalThis.gc?.();
 const before = process.memoryUsage();
-const reconciler = new Reconciler({
-  config,
-  store: new FileZoneStore(directory),
-  clock: systemClock,
-  logger: silentLogger,
-});
-const source = reconciler.registerSource('bench');
-await reconciler.start();
-const started = performance.now();
-source.replaceAll(entries);
-source.markSynced();
-await reconciler.whenReady();
-const elapsedMs = performance.now() - started;
+const store = new FileZoneStore(directory);
+let elapsedMs;
+let records;
+if (mode === 'render') {
+  const flat = [...entries.values()].flat();
+  await store.prepare();
+  const started = performance.now();
+  const parts = renderZoneParts(config, flat);
+  const text = joinRendered(parts, nextSerial(undefined, Date.now()));
+  validateRenderedZone(text, config.origin, (parts.tail.match(/\n/g) ?? []).length);
+  await store.write(config.origin, text);
+  elapsedMs = performance.now() - started;
+  records = flat.length;
+} else {
+  const reconciler = new Reconciler({ config, store, clock: systemClock, logger: silentLogger });
+  const source = reconciler.registerSource('bench');
+  await reconciler.start();
+  const started = performance.now();
+  source.replaceAll(entries);
+  source.markSynced();
+  await reconciler.whenReady();
+  elapsedMs = performance.now() - started;
+  records = reconciler.status().records;
+}
 const peakRss = process.resourceUsage().maxRSS * 1024;
 process.stdout.write(
   JSON.stringify({
     count,
-    records: reconciler.status().records,
+    mode,
+    records,
     elapsedMs,
     rssBefore: before.rss,
     peakRss,
     growthBytes: peakRss - before.rss,
-    file: new FileZoneStore(directory).pathOf(config.origin),
+    file: store.pathOf(config.origin),
   }) + '\n',
 );
