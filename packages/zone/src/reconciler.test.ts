@@ -282,4 +282,25 @@ describe('Reconciler', () => {
     expect(Math.max(...delays)).toBeLessThanOrEqual(800);
     expect(slowStore.files.get(config.origin)).toContain('vm59.default');
   });
+
+  it('writes the first change after a quiet period at once, and coalesces the changes that follow it', async () => {
+    const store = new MemoryStore();
+    const { reconciler, clock, writes } = setup(store);
+    const source = reconciler.registerSource('vmis');
+    await reconciler.start();
+    source.markSynced();
+    await clock.advance(1000);
+    source.upsert('a', [rec('a.default', '10.1.0.1')], clock.now());
+    await clock.advance(0);
+    expect(writes).toHaveLength(2);
+    expect(writes[1]?.eventDelaysMs).toEqual([0]);
+    // A burst right after it: one more write once the burst is quiet for the 100 ms debounce.
+    for (let index = 0; index < 5; index += 1) {
+      source.upsert(`b${index}`, [rec(`b${index}.default`, `10.1.1.${index + 1}`)], clock.now());
+      await clock.advance(20);
+    }
+    await clock.advance(100);
+    expect(writes).toHaveLength(3);
+    expect(writes[2]?.records).toBe(6);
+  });
 });

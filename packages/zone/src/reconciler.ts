@@ -124,6 +124,7 @@ export class Reconciler {
    */
   private lastRecords: readonly AddressRecord[] | undefined;
   private lastWriteMs: number | undefined;
+  private lastFlushEndMs: number | undefined;
   private lastWriteError: Error | undefined;
   private ready = false;
   private readonly readyWaiters: (() => void)[] = [];
@@ -253,12 +254,20 @@ export class Reconciler {
 
   private changed(eventTimeMs: number | undefined): void {
     this.dirty = true;
+    const now = this.options.clock.now();
+    // Leading edge: the first change after a quiet period (nothing pending, no write for a debounce interval)
+    // is written at once; changes that follow it are coalesced by debounce and max-delay as usual.
+    const quiet =
+      this.ready &&
+      this.firstPendingAt === undefined &&
+      this.writing === undefined &&
+      (this.lastFlushEndMs === undefined || now - this.lastFlushEndMs >= this.debounceMs);
     // Start the max-delay clock now, even while a write is in progress (schedule() returns early then), so
     // an event never waits longer than max-delay plus the duration of one write.
-    this.firstPendingAt ??= this.options.clock.now();
+    this.firstPendingAt ??= now;
     if (eventTimeMs !== undefined && this.pendingEvents.length < MAX_TRACKED_EVENTS)
       this.pendingEvents.push(eventTimeMs);
-    this.schedule(false);
+    this.schedule(false, quiet);
   }
 
   private clearTimer(): void {
@@ -267,14 +276,16 @@ export class Reconciler {
     this.timerDue = undefined;
   }
 
-  private schedule(immediate: boolean): void {
+  private schedule(immediate: boolean, leading = false): void {
     if (!this.started || this.stopped || !this.dirty || !this.allSynced() || this.writing !== undefined)
       return;
     const { clock } = this.options;
     const now = clock.now();
     this.firstPendingAt ??= now;
     let due =
-      immediate && !this.ready ? now : Math.min(now + this.debounceMs, this.firstPendingAt + this.maxDelayMs);
+      (immediate && !this.ready) || leading
+        ? now
+        : Math.min(now + this.debounceMs, this.firstPendingAt + this.maxDelayMs);
     if (this.retryDelayMs !== undefined) due = Math.max(due, (this.lastWriteMs ?? now) + this.retryDelayMs);
     if (this.timer !== undefined && this.timerDue === due) return;
     this.clearTimer();
@@ -293,6 +304,7 @@ export class Reconciler {
     if (this.writing !== undefined) return this.writing;
     this.writing = this.write().finally(() => {
       this.writing = undefined;
+      this.lastFlushEndMs = this.options.clock.now();
       this.schedule(false);
     });
     return this.writing;
