@@ -120,6 +120,7 @@ describe('node in a box: containerd + node-setup + CRI watcher + named', () => {
     expect(report.steps.map((step) => [step.step, step.status])).toEqual([
       ['dns-redirect', 'changed'],
       ['cni', 'changed'],
+      ['bridge', 'changed'],
     ]);
     await runtime().restart(); // containerd reads the CNI config directory at start
     for (const [name, hostname] of [
@@ -244,9 +245,11 @@ describe('node in a box: containerd + node-setup + CRI watcher + named', () => {
     await watcher?.stop();
     for (const sandbox of sandboxes.splice(0)) await runtime().removeSandbox(sandbox.id);
     const report = await runNodeSetup({ action: 'remove', options, runner: runner() });
+    // No pod is attached any more, so the bridge node-setup created goes too.
     expect(report.steps.map((step) => [step.step, step.status])).toEqual([
       ['dns-redirect', 'changed'],
       ['cni', 'changed'],
+      ['bridge', 'changed'],
     ]);
     const saved = await node().run('iptables-nft-save', ['-t', 'nat']);
     expect(saved).not.toMatch(/zonewright|ZONEWRIGHT/);

@@ -162,13 +162,30 @@ describe.each<IptablesBackend>(['nft', 'legacy'])(
         options: { ...options, dnsRedirect: false },
         runner: box.runner,
       });
-      expect(report.steps.map((step) => step.status)).toEqual(['changed']);
+      expect(report.steps.map((step) => `${step.step}:${step.status}`)).toEqual([
+        'cni:changed',
+        'bridge:changed',
+      ]);
+      // The bridge exists with the gateway address before any pod: the node-local DNS can bind it now.
+      expect(await must('ip', ['-n', box.node, '-4', 'addr', 'show', 'cni0'])).toContain('172.38.0.1/16');
+      box.named = await startNamedInNode(box);
+      const early = await query(box, 'node', { server: '172.38.0.1', port: box.dnsPort, tcp: false });
+      expect(early.addresses).toEqual([CAMERA]);
+      const again = await runNodeSetup({
+        action: 'install',
+        options: { ...options, dnsRedirect: false },
+        runner: box.runner,
+      });
+      expect(again.steps.map((step) => `${step.step}:${step.status}`)).toEqual([
+        'cni:unchanged',
+        'bridge:unchanged',
+      ]);
+      // The real bridge plugin reuses the bridge node-setup made.
       const result = (await cniAdd(box, join(box.dir, 'net.d', '10-zonewright.conflist'))) as {
         ips: { address: string; gateway: string }[];
       };
       expect(result.ips[0]).toEqual({ interface: 2, address: '172.38.0.2/16', gateway: '172.38.0.1' });
       expect(await must('ip', ['-n', box.node, '-4', 'addr', 'show', 'cni0'])).toContain('172.38.0.1/16');
-      box.named = await startNamedInNode(box);
       const direct = await query(box, 'pod', { server: '172.38.0.1', port: box.dnsPort, tcp: false });
       expect(direct.addresses).toEqual([CAMERA]);
     });
@@ -393,14 +410,17 @@ describe.each<IptablesBackend>(['nft', 'legacy'])(
       expect(removed.steps.map((step) => [step.step, step.status])).toEqual([
         ['dns-redirect', 'changed'],
         ['cni', 'changed'],
+        ['bridge', 'unchanged'],
       ]);
+      // The pod is still attached: the bridge stays, and the report says why.
+      expect(removed.steps[2]?.notes.join(' ')).toMatch(/still has ports/);
       const saved = await natRules(box, backend);
       expect(saved).not.toMatch(/zonewright|ZONEWRIGHT/);
       expect(parseIptablesSave(saved).rules).toEqual(others);
       const gone = await query(box, 'node', { server: '169.254.0.2', port: 53, tcp: false });
       expect(gone.addresses).toEqual([]);
       const again = await runNodeSetup({ action: 'remove', options, runner: box.runner });
-      expect(again.steps.map((step) => step.status)).toEqual(['unchanged', 'unchanged']);
+      expect(again.steps.map((step) => step.status)).toEqual(['unchanged', 'unchanged', 'unchanged']);
       const check = await runNodeSetup({ action: 'check', options, runner: box.runner });
       expect(check.ok).toBe(false);
       expect(check.steps[0]?.problems).toHaveLength(8);

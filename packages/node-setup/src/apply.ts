@@ -10,6 +10,7 @@ import { CommandFailedError, NodeSetupError } from './errors.js';
 import { describeChange, diffRuleset, parseIptablesSave, renderRestoreScript } from './dns-redirect-plan.js';
 import type { IptablesRuleset, RulesetChange } from './dns-redirect-plan.js';
 import type { IptablesBackendChoice } from './options.js';
+import { parseBridgeState, planBridge, planBridgeRemoval, type BridgeCurrent } from './bridge-plan.js';
 import type { Logger } from '@zonewright/zone';
 
 export interface CommandResult {
@@ -162,7 +163,7 @@ export async function applyRulesetChanges(
   }
 }
 
-export type StepName = 'dns-redirect' | 'cni' | 'resolver';
+export type StepName = 'dns-redirect' | 'cni' | 'bridge' | 'resolver';
 export type StepStatus = 'unchanged' | 'changed' | 'would-change' | 'ok' | 'problems' | 'skipped';
 
 export interface StepReport {
@@ -515,4 +516,83 @@ export async function syncResolver(
     await restartResolved(context);
   }
   return report(changeStatus(changes, dryRun), changes);
+}
+
+export interface BridgeStepOptions {
+  readonly name: string;
+  /** Gateway as `address/prefix`, e.g. `172.38.0.1/16` (what the bridge plugin puts on the bridge). */
+  readonly addresses: readonly string[];
+}
+
+async function readBridge(context: StepContext, name: string): Promise<BridgeCurrent> {
+  const links = await context.runner('ip', ['-j', '-d', 'link', 'show']);
+  const addresses = await context.runner('ip', ['-j', 'addr', 'show']);
+  if (links.exitCode !== 0)
+    throw new CommandFailedError('ip', ['-j', '-d', 'link', 'show'], links.exitCode, links.stderr);
+  if (addresses.exitCode !== 0) {
+    throw new CommandFailedError('ip', ['-j', 'addr', 'show'], addresses.exitCode, addresses.stderr);
+  }
+  return parseBridgeState(name, links.stdout || '[]', addresses.stdout || '[]');
+}
+
+/**
+ * install: create the bridge (if missing), put the gateway address on it and set it up, so the node-local
+ * DNS can bind the gateway before the first pod exists (the bridge plugin reuses a matching bridge).
+ * remove: delete it only when it carries our address and has no ports (no pods). check: report what is missing.
+ */
+export async function syncBridge(
+  context: StepContext,
+  action: NodeSetupAction,
+  desired: BridgeStepOptions,
+): Promise<StepReport> {
+  const current = await readBridge(context, desired.name);
+  if (action === 'check') {
+    let plan: string[][];
+    try {
+      plan = planBridge(current, desired);
+    } catch (error) {
+      return {
+        step: 'bridge',
+        status: 'problems',
+        changes: [],
+        problems: [(error as Error).message],
+        notes: [],
+      };
+    }
+    const problems = plan.map((argv) => `missing: ip ${argv.join(' ')}`);
+    return {
+      step: 'bridge',
+      status: problems.length > 0 ? 'problems' : 'ok',
+      changes: [],
+      problems,
+      notes: [],
+    };
+  }
+  let commands: string[][];
+  const notes: string[] = [];
+  if (action === 'remove') {
+    const removal = planBridgeRemoval(current, desired);
+    commands = removal.commands;
+    if (removal.reason !== undefined) notes.push(removal.reason);
+  } else {
+    try {
+      commands = planBridge(current, desired);
+    } catch (error) {
+      return {
+        step: 'bridge',
+        status: 'problems',
+        changes: [],
+        problems: [(error as Error).message],
+        notes: [],
+      };
+    }
+  }
+  const changes = commands.map((argv) => `ip ${argv.join(' ')}`);
+  if (!context.dryRun) {
+    for (const argv of commands) {
+      const result = await context.runner('ip', argv);
+      if (result.exitCode !== 0) throw new CommandFailedError('ip', argv, result.exitCode, result.stderr);
+    }
+  }
+  return { step: 'bridge', status: changeStatus(changes, context.dryRun), changes, problems: [], notes };
 }

@@ -6,3 +6,4 @@ export * from './resolver-plan.js';
 export * from './apply.js';
 export * from './run.js';
 export { parseAddress, parseCidr } from './ip.js';
+export * from './bridge-plan.js';

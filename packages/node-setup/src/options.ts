@@ -17,6 +17,8 @@ export interface NodeSetupOptions {
   readonly dnsRedirect: boolean;
   /** Install / remove / check the bridge CNI conflist. */
   readonly cni: boolean;
+  /** Create the CNI bridge with its gateway address at install, so the node-local DNS can bind it before any pod. */
+  readonly cniBridgeSetup: boolean;
   readonly cniConfDir: string;
   readonly cniConfName: string;
   readonly cniNetworkName: string;
@@ -46,6 +48,7 @@ export const DEFAULT_NODE_SETUP_OPTIONS: NodeSetupOptions = Object.freeze({
   iptablesBackend: 'auto',
   dnsRedirect: true,
   cni: true,
+  cniBridgeSetup: true,
   cniConfDir: '/etc/cni/net.d',
   cniConfName: '10-zonewright.conflist',
   cniNetworkName: 'zonewright',
@@ -122,6 +125,14 @@ export const NODE_SETUP_FLAGS: readonly NodeSetupFlag[] = Object.freeze([
     type: 'boolean',
     env: ['ZONEWRIGHT_CNI'],
     description: 'manage the bridge CNI conflist (--no-cni to skip)',
+  },
+  {
+    flag: 'cni-bridge-setup',
+    option: 'cniBridgeSetup',
+    type: 'boolean',
+    env: ['ZONEWRIGHT_CNI_BRIDGE_SETUP'],
+    description:
+      'create the CNI bridge with the gateway address at install, so the node-local DNS can bind it before the first pod (--no-cni-bridge-setup to skip)',
   },
   {
     flag: 'cni-conf-dir',

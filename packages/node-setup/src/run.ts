@@ -2,7 +2,7 @@
 import * as nodeFs from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { detectIptablesBackend, syncCniConfig, syncDnsRedirect, syncResolver } from './apply.js';
+import { detectIptablesBackend, syncBridge, syncCniConfig, syncDnsRedirect, syncResolver } from './apply.js';
 import type {
   BackendDetection,
   Clock,
@@ -103,6 +103,15 @@ export async function runNodeSetup(request: NodeSetupRequest): Promise<NodeSetup
         path: join(options.cniConfDir, options.cniConfName),
         content: cniPlan.content,
         force: options.force,
+      }),
+    );
+  }
+  if (options.cni && options.cniBridgeSetup && cniPlan !== undefined) {
+    const prefix = options.cniSubnet.split('/')[1] ?? '';
+    steps.push(
+      await syncBridge(context, action, {
+        name: options.cniBridge,
+        addresses: [`${options.cniGateway}/${prefix}`],
       }),
     );
   }
