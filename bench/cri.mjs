@@ -48,7 +48,9 @@ const settings = {
   intervalMs: 2000,
 };
 if (settings.sandboxes > 250) throw new Error('ZW_BENCH_CRI_SANDBOXES: at most 250');
-const LEAN_FLAGS = ['--lite-mode', '--max-semi-space-size=1'];
+const LEAN_FLAGS = (process.env.ZW_BENCH_CRI_LEAN_FLAGS ?? '--lite-mode --max-semi-space-size=1')
+  .split(' ')
+  .filter(Boolean);
 const LEAN = LEAN_FLAGS.join(' ');
 const targets = { rssMiB: 60, cpuPercent: 1, latencyMs: settings.intervalMs + 100 };
 const USER_HZ = 100;
