@@ -126,6 +126,11 @@ function isOperationalError(error: unknown): error is Error {
 
 /** Runs the CLI; the only place that decides exit codes (0 ok, 1 problems or failure, 2 usage). */
 export async function main(argv: readonly string[]): Promise<void> {
+  // `zonewright inspect /zones | head`: a closed pipe ends the output quietly instead of with a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
   try {
     await buildCli(argv).parseAsync();
   } catch (error) {
