@@ -546,30 +546,8 @@ export async function syncBridge(
   desired: BridgeStepOptions,
 ): Promise<StepReport> {
   const current = await readBridge(context, desired.name);
-  if (action === 'check') {
-    let plan: string[][];
-    try {
-      plan = planBridge(current, desired);
-    } catch (error) {
-      return {
-        step: 'bridge',
-        status: 'problems',
-        changes: [],
-        problems: [(error as Error).message],
-        notes: [],
-      };
-    }
-    const problems = plan.map((argv) => `missing: ip ${argv.join(' ')}`);
-    return {
-      step: 'bridge',
-      status: problems.length > 0 ? 'problems' : 'ok',
-      changes: [],
-      problems,
-      notes: [],
-    };
-  }
-  let commands: string[][];
   const notes: string[] = [];
+  let commands: string[][];
   if (action === 'remove') {
     const removal = planBridgeRemoval(current, desired);
     commands = removal.commands;
@@ -578,12 +556,16 @@ export async function syncBridge(
     try {
       commands = planBridge(current, desired);
     } catch (error) {
+      return { step: 'bridge', status: 'problems', changes: [], problems: [(error as Error).message], notes };
+    }
+    if (action === 'check') {
+      const problems = commands.map((argv) => `missing: ip ${argv.join(' ')}`);
       return {
         step: 'bridge',
-        status: 'problems',
+        status: problems.length > 0 ? 'problems' : 'ok',
         changes: [],
-        problems: [(error as Error).message],
-        notes: [],
+        problems,
+        notes,
       };
     }
   }
