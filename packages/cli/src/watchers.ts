@@ -230,8 +230,7 @@ export function registerWatcherCommands(cli: Argv): Argv {
           })
           .option('cluster-domain', {
             type: 'string',
-            default: 'cluster.local',
-            describe: 'Zone origin; env CLUSTER_DOMAIN',
+            describe: 'Zone origin; env CLUSTER_DOMAIN, default cluster.local',
           })
           .option('zones-dir', {
             type: 'string',
@@ -275,10 +274,8 @@ export function registerWatcherCommands(cli: Argv): Argv {
             criFile: args.criFile ?? process.env.CRI_FILE,
             intervalMs: duration('interval', args.interval),
             nodeIps: parseNodeIps(list(args.nodeIp.length > 0 ? args.nodeIp : (process.env.NODE_IP ?? ''))),
-            clusterDomain:
-              args.clusterDomain === 'cluster.local'
-                ? (process.env.CLUSTER_DOMAIN ?? args.clusterDomain)
-                : args.clusterDomain,
+            // A flag wins over CLUSTER_DOMAIN (also when it names the default), as for --domain/DOMAIN.
+            clusterDomain: args.clusterDomain ?? process.env.CLUSTER_DOMAIN ?? 'cluster.local',
             zonesDir: args.zonesDir,
             nameServerIp: args.nameServerIp,
             ttl: ttl(args.ttl),

@@ -38,7 +38,13 @@ export async function findZoneFiles(target: string): Promise<string[]> {
     for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const full = path.join(directory, entry.name);
       if (entry.isDirectory() && depth < 8 && !entry.name.startsWith('..')) await walk(full, depth + 1);
-      else if (entry.isFile() && /^db\..+/.test(entry.name) && !isTempFileName(entry.name)) found.push(full);
+      else if (
+        entry.isFile() &&
+        originFromFileName(entry.name) !== undefined &&
+        !isTempFileName(entry.name)
+      ) {
+        found.push(full);
+      }
     }
   };
   await walk(target, 0);

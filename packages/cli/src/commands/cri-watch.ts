@@ -7,7 +7,7 @@ import {
   resolveRuntimeEndpoint,
   RuntimeEndpointError,
 } from '@zonewright/cri-watcher';
-import { createZoneConfig, toAddress, type Logger, type ZoneConfig } from '@zonewright/zone';
+import { createZoneConfig, systemClock, toAddress, type Logger, type ZoneConfig } from '@zonewright/zone';
 import { UsageError } from '../errors.js';
 import type { ZoneMetrics } from '../metrics.js';
 import { runZoneWatcher } from '../runtime.js';
@@ -132,11 +132,7 @@ export async function runCriWatch(
           source: reconciler.registerSource('cri'),
           clusterDomain: config.origin,
           nodeIps: settings.nodeIps,
-          clock: {
-            now: () => Date.now(),
-            setTimeout: (fn, ms) => setTimeout(fn, ms),
-            clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-          },
+          clock: systemClock,
           logger,
           intervalMs: settings.intervalMs,
           socketPath: resolved.socketPath,
