@@ -10,6 +10,7 @@ import {
   killProcessTree,
   spawnProcess,
   startFakeApiServer,
+  secondaryNicVmi,
   startNamed,
   waitFor,
   type FakeApiServer,
@@ -28,30 +29,8 @@ let kubeconfig: string;
 let monitor: SpawnedProcess | undefined;
 let metricsPort = 0;
 
-function vmi(name: string, namespace: string, address: string, extra: { ipv6?: string } = {}) {
-  return {
-    apiVersion: 'kubevirt.io/v1',
-    kind: 'VirtualMachineInstance',
-    metadata: { name, namespace },
-    spec: {
-      networks: [
-        { name: 'default', pod: {} },
-        { name: 'nic1', multus: { networkName: 'secondary' } },
-      ],
-    },
-    status: {
-      interfaces: [
-        { name: 'default', ipAddress: '10.244.0.9', ipAddresses: ['10.244.0.9'] },
-        {
-          name: 'nic1',
-          interfaceName: 'eth1',
-          ipAddress: address,
-          ipAddresses: [address, ...(extra.ipv6 ? [extra.ipv6] : [])],
-        },
-      ],
-    },
-  };
-}
+const vmi = (name: string, namespace: string, address: string, extra: { ipv6?: string } = {}) =>
+  secondaryNicVmi(name, namespace, [address, ...(extra.ipv6 === undefined ? [] : [extra.ipv6])]);
 
 async function startMonitor(): Promise<SpawnedProcess> {
   const port = await freeTcpPort();

@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
-import { startFakeApiServer } from '@zonewright/testkit';
+import { secondaryNicVmi, startFakeApiServer } from '@zonewright/testkit';
 import type { FakeApiServer } from '@zonewright/testkit';
 import { silentLogger } from '@zonewright/zone';
 import { KubernetesSource } from '@zonewright/status-monitor';
@@ -14,38 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecordingHandle } from './recorder.js';
 
-function vmi(
+// The shared fixture with one address; `extra` goes into metadata.
+const vmi = (
   name: string,
   namespace = 'default',
   address = '10.0.0.1',
   extra: Record<string, unknown> = {},
-): Record<string, unknown> {
-  return {
-    metadata: { name, namespace, ...extra },
-    spec: {
-      networks: [
-        { name: 'default', pod: {} },
-        { name: 'nic1', multus: { networkName: 'br1' } },
-      ],
-    },
-    status: {
-      interfaces: [
-        {
-          name: 'default',
-          ipAddresses: ['10.244.0.9'],
-          interfaceName: 'eth0',
-          infoSource: 'domain, guest-agent',
-        },
-        {
-          name: 'nic1',
-          ipAddresses: [address],
-          interfaceName: 'eth1',
-          infoSource: 'domain, guest-agent, multus-status',
-        },
-      ],
-    },
-  };
-}
+) => secondaryNicVmi(name, namespace, [address], extra);
 
 jest.setTimeout(20_000);
 

@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createMonitorSource, KubernetesSource } from '@zonewright/status-monitor';
-import { assertZoneValid, startFakeApiServer } from '@zonewright/testkit';
+import { assertZoneValid, secondaryNicVmi, startFakeApiServer } from '@zonewright/testkit';
 import type { FakeApiServer } from '@zonewright/testkit';
 import {
   defaultZoneConfig,
@@ -22,34 +22,6 @@ import { join } from 'node:path';
 jest.setTimeout(60_000);
 
 const ORIGIN = 'vm.example.test';
-
-function vmi(name: string, namespace: string, addresses: string[]): Record<string, unknown> {
-  return {
-    metadata: { name, namespace },
-    spec: {
-      networks: [
-        { name: 'default', pod: {} },
-        { name: 'nic1', multus: { networkName: 'br1' } },
-      ],
-    },
-    status: {
-      interfaces: [
-        {
-          name: 'default',
-          ipAddresses: ['10.244.0.9'],
-          interfaceName: 'eth0',
-          infoSource: 'domain, guest-agent',
-        },
-        {
-          name: 'nic1',
-          ipAddresses: addresses,
-          interfaceName: 'eth1',
-          infoSource: 'domain, guest-agent, multus-status',
-        },
-      ],
-    },
-  };
-}
 
 interface Pipeline {
   reconciler: Reconciler;
@@ -145,8 +117,8 @@ describe('monitor pipeline against the fake API server', () => {
   });
 
   it('writes the first zone after the initial list, then converges on add, modify and delete', async () => {
-    server.add(vmi('web', 'apps', ['192.0.2.10', '2001:db8::10', 'fe80::1']));
-    server.add(vmi('db', 'apps', ['192.0.2.20']));
+    server.add(secondaryNicVmi('web', 'apps', ['192.0.2.10', '2001:db8::10', 'fe80::1']));
+    server.add(secondaryNicVmi('db', 'apps', ['192.0.2.20']));
     const pipeline = await startPipeline();
     await pipeline.reconciler.whenReady();
     expect(await zoneLines()).toEqual([
@@ -160,9 +132,9 @@ describe('monitor pipeline against the fake API server', () => {
     await assertZoneValid(ORIGIN, file());
     const first = await serialOf();
 
-    server.add(vmi('cache', 'apps', ['192.0.2.30']));
+    server.add(secondaryNicVmi('cache', 'apps', ['192.0.2.30']));
     await until(async () => (await zoneLines()).includes('nic1.cache.apps A 192.0.2.30'), 'add');
-    server.modify(vmi('web', 'apps', ['192.0.2.11']));
+    server.modify(secondaryNicVmi('web', 'apps', ['192.0.2.11']));
     await until(async () => (await zoneLines()).includes('web.apps A 192.0.2.11'), 'modify');
     server.remove({ namespace: 'apps', name: 'db' });
     await until(async () => !(await zoneLines()).some((line) => line.includes('db.apps')), 'delete');
@@ -177,7 +149,7 @@ describe('monitor pipeline against the fake API server', () => {
   });
 
   it('writes no zone while the initial list keeps failing, and the first one once it succeeds', async () => {
-    server.add(vmi('web', 'apps', ['192.0.2.10']));
+    server.add(secondaryNicVmi('web', 'apps', ['192.0.2.10']));
     server.failNext(3, 500);
     const pipeline = await startPipeline();
     await until(() => Promise.resolve(pipeline.errors.length >= 2), 'list errors');
@@ -189,19 +161,19 @@ describe('monitor pipeline against the fake API server', () => {
   });
 
   it('recovers from a 410 by relisting and from a dropped watch by resuming', async () => {
-    server.add(vmi('a', 'x', ['192.0.2.1']));
-    server.add(vmi('b', 'x', ['192.0.2.2']));
+    server.add(secondaryNicVmi('a', 'x', ['192.0.2.1']));
+    server.add(secondaryNicVmi('b', 'x', ['192.0.2.2']));
     const pipeline = await startPipeline();
     await pipeline.reconciler.whenReady();
     const listsBefore = server.counters.lists;
     server.dropWatches();
-    server.add(vmi('c', 'x', ['192.0.2.3']));
+    server.add(secondaryNicVmi('c', 'x', ['192.0.2.3']));
     await until(async () => (await zoneLines()).includes('nic1.c.x A 192.0.2.3'), 'resume after drop');
     expect(server.counters.lists).toBe(listsBefore);
 
     server.dropWatches();
     server.remove({ namespace: 'x', name: 'a' });
-    server.modify(vmi('b', 'x', ['192.0.2.22']));
+    server.modify(secondaryNicVmi('b', 'x', ['192.0.2.22']));
     server.compact();
     await until(async () => {
       const lines = await zoneLines();
@@ -212,7 +184,7 @@ describe('monitor pipeline against the fake API server', () => {
   });
 
   it('keeps the zone file while the API is down for 10 s, then applies what changed', async () => {
-    server.add(vmi('a', 'x', ['192.0.2.1']));
+    server.add(secondaryNicVmi('a', 'x', ['192.0.2.1']));
     const pipeline = await startPipeline();
     await pipeline.reconciler.whenReady();
     const before = await readFile(file(), 'utf8');
@@ -220,7 +192,7 @@ describe('monitor pipeline against the fake API server', () => {
     await server.setDown(true);
     const downAt = Date.now();
     // Connections are refused; the state on the server changes meanwhile.
-    server.modify(vmi('a', 'x', ['192.0.2.9']));
+    server.modify(secondaryNicVmi('a', 'x', ['192.0.2.9']));
     while (Date.now() - downAt < 10_000) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
       expect(await readFile(file(), 'utf8')).toBe(before);
@@ -267,7 +239,7 @@ describe('monitor pipeline against the fake API server', () => {
     expect(lines).toHaveLength(12);
     await assertZoneValid(ORIGIN, file());
 
-    server.add(vmi('api', 'x', ['192.0.2.77']));
+    server.add(secondaryNicVmi('api', 'x', ['192.0.2.77']));
     const second = new Reconciler({
       config: defaultZoneConfig(ORIGIN, ['127.0.0.1']),
       store: new FileZoneStore(zoneDir),
@@ -294,13 +266,13 @@ describe('monitor pipeline against the fake API server', () => {
   });
 
   it('keeps the content and raises the serial across a restart', async () => {
-    server.add(vmi('a', 'x', ['192.0.2.1']));
+    server.add(secondaryNicVmi('a', 'x', ['192.0.2.1']));
     const first = await startPipeline();
     await first.reconciler.whenReady();
     const serial = await serialOf();
     const lines = await zoneLines();
     await first.stop();
-    server.add(vmi('b', 'x', ['192.0.2.2']));
+    server.add(secondaryNicVmi('b', 'x', ['192.0.2.2']));
     const second = await startPipeline();
     await second.reconciler.whenReady();
     expect(await zoneLines()).toEqual([...lines, 'b.x A 192.0.2.2', 'nic1.b.x A 192.0.2.2'].sort());

@@ -566,3 +566,40 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     },
   };
 }
+
+/**
+ * A VMI as KubeVirt reports a running VM with two NICs: `default` on the pod network and `nic1` on a Multus
+ * network (`br1`) with the given addresses. `metadata` is merged into the object's metadata (annotations, uid).
+ */
+export function secondaryNicVmi(
+  name: string,
+  namespace = 'default',
+  addresses: readonly string[] = ['10.0.0.1'],
+  metadata: Record<string, unknown> = {},
+): FakeObject {
+  return {
+    metadata: { name, namespace, ...metadata },
+    spec: {
+      networks: [
+        { name: 'default', pod: {} },
+        { name: 'nic1', multus: { networkName: 'br1' } },
+      ],
+    },
+    status: {
+      interfaces: [
+        {
+          name: 'default',
+          ipAddresses: ['10.244.0.9'],
+          interfaceName: 'eth0',
+          infoSource: 'domain, guest-agent',
+        },
+        {
+          name: 'nic1',
+          ipAddresses: [...addresses],
+          interfaceName: 'eth1',
+          infoSource: 'domain, guest-agent, multus-status',
+        },
+      ],
+    },
+  };
+}
