@@ -1,4 +1,4 @@
-// A CRI watcher process for bench/cri.mjs and bench/cri-library.mjs (uses the built packages: run `npm run build` first).
+// A CRI watcher process for bench/cri.mjs (uses the built packages: run `npm run build` first).
 // MODE=cached: the real CriWatcher (ListPodSandbox per interval, PodSandboxStatus only for new sandboxes).
 // MODE=status-every-interval: ListPodSandbox + one verbose PodSandboxStatus per sandbox per interval, as
 // smarter-dns effectively does with `crictl inspectp` in its loop (without forking processes).
