@@ -3,7 +3,7 @@
 //   1. resident memory idle (no sandboxes) and with N sandboxes, and CPU % of one core over a window at the 2 s
 //      interval — with Node's defaults AND with `node --lite-mode --max-semi-space-size=1` (not NODE_OPTIONS: Node refuses it there);
 //   2. the cost of one PodSandboxStatus per sandbox per interval (what smarter-dns effectively does with
-//      `crictl inspectp`), by cri-watcher-child.mjs in MODE=status-every-interval: watcher and containerd CPU,
+//      `crictl inspectp`), by cri-watcher-child.mjs: watcher and containerd CPU,
 //      and the ratio to the CLI's cached mode (default flags);
 //   3. sandbox ready (RunPodSandbox returned) → the record in the zone file, detected with fs.watch on the zone
 //      directory + reading the file, for both CLI processes.
@@ -322,7 +322,7 @@ try {
 
   // 2. One PodSandboxStatus per sandbox per interval (library child, default flags).
   const naiveDir = await tempDir('zw-bench-zones-');
-  const naiveEnv = { ...process.env, MODE: 'status-every-interval', ZW_ENDPOINT: containerd.endpoint };
+  const naiveEnv = { ...process.env, ZW_ENDPOINT: containerd.endpoint };
   delete naiveEnv.NODE_OPTIONS;
   const naive = await spawnProcess(process.execPath, [child], {
     env: { ...naiveEnv, ZW_ZONE_DIR: naiveDir, ZW_INTERVAL_MS: String(settings.intervalMs) },
