@@ -3,7 +3,6 @@ export * from './assemble.js';
 export * from './check.js';
 export * from './clock.js';
 export * from './config.js';
-export * from './diff.js';
 export * from './errors.js';
 export * from './logger.js';
 export * from './model.js';

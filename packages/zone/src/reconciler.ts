@@ -1,5 +1,4 @@
 import { assembleRecords, type NameConflict } from './assemble.js';
-import { checkZone } from './check.js';
 import type { Clock } from './clock.js';
 import { reservedNames } from './config.js';
 import { InvalidZoneError, ZoneError } from './errors.js';
@@ -444,17 +443,6 @@ function sumLengths(strings: readonly string[]): number {
   let length = 0;
   for (const text of strings) length += text.length;
   return length;
-}
-
-/** Throws {@link InvalidZoneError} when the text has any problem `checkZone` finds (a full parse). */
-export function validateZoneText(text: string, origin: string): void {
-  const problems = checkZone(parseZone(text, { origin })).filter((problem) => problem.severity === 'error');
-  const first = problems[0];
-  if (first !== undefined) {
-    throw new InvalidZoneError(
-      `zone ${origin} failed validation (${problems.length} problem${problems.length === 1 ? '' : 's'}); first: line ${first.line}: ${first.message}`,
-    );
-  }
 }
 
 /** The serial of a zone on disk: ours by a cheap match, anyone's by a full parse. */

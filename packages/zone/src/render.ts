@@ -60,14 +60,6 @@ export function renderZone(zone: Zone): string {
   return joinRendered(renderZoneParts(zone.config, zone.records), zone.serial);
 }
 
-/** Reads the serial back out of text this renderer wrote (cheap; no full parse). */
-export function readRenderedSerial(text: string): number | undefined {
-  const match = /^@\tIN\tSOA\t\S+ \S+ (\d{1,10}) /m.exec(text);
-  if (match?.[1] === undefined) return undefined;
-  const serial = Number(match[1]);
-  return serial <= 0xffffffff ? serial : undefined;
-}
-
 /** Replaces the serial in text this renderer wrote; undefined when the text is not ours. */
 export function splitRenderedSerial(text: string): RenderedZone | undefined {
   const match = /^@\tIN\tSOA\t\S+ \S+ (\d{1,10}) /m.exec(text);

@@ -2,8 +2,13 @@
 // the zone text built in chunks, and the diff of two sorted record lists. They avoid per-record arrays and
 // long-lived per-record strings, because at 100k VMIs every flush goes over ~500k records.
 import { addressSortKey } from './addresses.js';
-import type { RecordDiff } from './diff.js';
 import type { AddressRecord, ZoneConfig } from './model.js';
+
+/** Records added and removed between two zone versions (the +n −m of the write log line and metrics). */
+export interface RecordDiff {
+  readonly added: number;
+  readonly removed: number;
+}
 
 const LABEL_SEPARATOR = '\u0001';
 
