@@ -10,8 +10,11 @@ export interface OpsServerOptions {
   readonly registry: Registry;
   /** Ready: the first complete zone is on disk. */
   readonly isReady: () => boolean;
-  /** Healthy: the process can still do its job (it is not wedged). */
-  readonly isHealthy: () => boolean;
+  /**
+   * Healthy: the process can still do its job (it is not wedged). Returns why it cannot (a short sentence for
+   * the /healthz body), or undefined when it is healthy.
+   */
+  readonly healthProblem: () => string | undefined;
   /** Extra detail for /readyz and /healthz bodies. */
   readonly status?: () => unknown;
   readonly logger: Logger;
@@ -48,10 +51,10 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       return;
     }
     if (path === '/healthz' || path === '/livez') {
-      const healthy = options.isHealthy();
+      const problem = options.healthProblem();
       reply(
-        healthy ? 200 : 503,
-        `${healthy ? 'ok' : 'unhealthy'}\n${JSON.stringify(options.status?.() ?? {})}\n`,
+        problem === undefined ? 200 : 503,
+        `${problem === undefined ? 'ok' : `unhealthy: ${problem}`}\n${JSON.stringify(options.status?.() ?? {})}\n`,
       );
     } else if (path === '/readyz') {
       const ready = options.isReady();

@@ -4,6 +4,7 @@ import {
   systemClock,
   type Clock,
   type Logger,
+  type ReconcilerStatus,
   type ZoneConfig,
 } from '@zonewright/zone';
 import { ZoneMetrics } from './metrics.js';
@@ -27,6 +28,11 @@ export interface ZoneWatcherOptions {
   readonly logger: Logger;
   readonly metrics?: ZoneMetrics;
   readonly clock?: Clock;
+  /**
+   * /healthz answers 503 once zone writes have been failing without a break for longer than this (default
+   * 60 000 ms), and 200 again after the next successful write.
+   */
+  readonly unhealthyAfterWriteFailureMs?: number;
   /** Registers each source's handle on the reconciler and returns the sources to run. */
   readonly createSources: (reconciler: Reconciler, metrics: ZoneMetrics) => readonly RunnableSource[];
   /** Write the zone once every source is synced, then stop (for `--once` and `render`). */
@@ -37,6 +43,25 @@ export interface ZoneWatcherOptions {
   readonly onListening?: (server: OpsServer) => void;
 }
 
+export const DEFAULT_UNHEALTHY_AFTER_WRITE_FAILURE_MS = 60_000;
+
+/**
+ * Why a watcher is unhealthy, or undefined: its zone writes have been failing without a break for longer than
+ * `afterMs` (a restart may get it going again: a remounted volume, a fresh process).
+ */
+export function writeFailureProblem(
+  status: Pick<ReconcilerStatus, 'origin' | 'failingSinceMs' | 'lastWriteError'>,
+  nowMs: number,
+  afterMs: number,
+): string | undefined {
+  const since = status.failingSinceMs;
+  if (since === undefined || nowMs - since <= afterMs) return undefined;
+  return (
+    `writing zone ${status.origin} has failed for ${Math.floor((nowMs - since) / 1000)} s ` +
+    `(since ${new Date(since).toISOString()}): ${status.lastWriteError ?? 'unknown error'}`
+  );
+}
+
 /**
  * Wires a zone watcher the same way for every command: store → reconciler (with metrics) → sources → ops
  * server; stops on SIGINT/SIGTERM (or the abort signal), writing whatever is pending before it exits.
@@ -45,10 +70,12 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
   const { config, logger } = options;
   const metrics = options.metrics ?? new ZoneMetrics();
   const store = new FileZoneStore(options.zonesDir);
+  const clock = options.clock ?? systemClock;
+  const unhealthyAfterMs = options.unhealthyAfterWriteFailureMs ?? DEFAULT_UNHEALTHY_AFTER_WRITE_FAILURE_MS;
   const reconciler = new Reconciler({
     config,
     store,
-    clock: options.clock ?? systemClock,
+    clock,
     logger,
     debounceMs: options.debounceMs,
     maxDelayMs: options.maxDelayMs,
@@ -59,7 +86,7 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
     listen: options.once ? '' : options.listen,
     registry: metrics.registry,
     isReady: () => reconciler.isReady(),
-    isHealthy: () => true,
+    healthProblem: () => writeFailureProblem(reconciler.status(), clock.now(), unhealthyAfterMs),
     status: () => reconciler.status(),
     logger,
   });

@@ -8,7 +8,7 @@ import { ZoneStoreError } from './errors.js';
 import { silentLogger } from './logger.js';
 import type { ClaimedRecord } from './model.js';
 import { parseZone } from './parse.js';
-import { Reconciler, recoverSerial, type WriteInfo } from './reconciler.js';
+import { Reconciler, recoverSerial, type ReconcilerObserver, type WriteInfo } from './reconciler.js';
 import { FileZoneStore, type ZoneStore } from './store.js';
 
 class MemoryStore implements ZoneStore {
@@ -40,6 +40,7 @@ const rec = (name: string, address: string): ClaimedRecord => ({
 function setup<S extends ZoneStore = MemoryStore>(
   store: S = new MemoryStore() as unknown as S,
   clock = new ManualClock(),
+  observer: ReconcilerObserver = {},
 ) {
   const writes: WriteInfo[] = [];
   const reconciler = new Reconciler({
@@ -50,9 +51,20 @@ function setup<S extends ZoneStore = MemoryStore>(
     debounceMs: 100,
     maxDelayMs: 500,
     retryMinMs: 1000,
-    observer: { onWrite: (info) => writes.push(info) },
+    observer: { ...observer, onWrite: (info) => writes.push(info) },
   });
   return { reconciler, clock, writes, store };
+}
+
+/** A reconciler whose observer records every conflict (`name winner>loser`) and rejected record (`object`). */
+function setupReporting(store = new MemoryStore()) {
+  const conflicts: string[] = [];
+  const rejections: string[] = [];
+  const context = setup(store, new ManualClock(), {
+    onConflict: (conflict) => conflicts.push(`${conflict.name} ${conflict.winner}>${conflict.loser}`),
+    onRejected: (skipped) => rejections.push(skipped.object ?? '?'),
+  });
+  return { ...context, conflicts, rejections };
 }
 
 function addresses(text: string | undefined): string[] {
@@ -210,6 +222,113 @@ describe('Reconciler', () => {
     expect(writes).toHaveLength(2);
     expect(addresses(store.files.get(config.origin))).toHaveLength(2);
     expect(writes[1]?.eventDelaysMs).toHaveLength(1);
+  });
+
+  it('reports a persisting conflict and rejected record once across flushes, and again when they come back', async () => {
+    const { reconciler, clock, writes, store, conflicts, rejections } = setupReporting();
+    const source = reconciler.registerSource('vmis');
+    await reconciler.start();
+    source.upsert('uid-1', [rec('web.default', '10.1.0.1')]);
+    source.upsert('uid-2', [rec('web.default', '10.1.0.2')]);
+    source.upsert('uid-3', [rec('bad.default', '10.1.0.999')]);
+    source.markSynced();
+    await clock.advance(0);
+    expect(conflicts).toEqual(['web.default uid-1>uid-2']);
+    expect(rejections).toEqual(['uid-3']);
+    // Several more flushes (one of them a failed write and its retry) while both problems persist.
+    for (let index = 0; index < 4; index += 1) {
+      if (index === 2) store.failNext = 1;
+      source.upsert(`other-${index}`, [rec(`other${index}.default`, `10.1.1.${index + 1}`)]);
+      await clock.advance(2000);
+    }
+    expect(writes).toHaveLength(5);
+    expect(store.writes).toBe(5);
+    expect(conflicts).toEqual(['web.default uid-1>uid-2']);
+    expect(rejections).toEqual(['uid-3']);
+    // Resolved: nothing new to report, and both are forgotten.
+    source.remove('uid-2');
+    source.upsert('uid-3', [rec('bad.default', '10.1.0.3')]);
+    await clock.advance(200);
+    expect(writes).toHaveLength(6);
+    expect(conflicts).toHaveLength(1);
+    expect(rejections).toHaveLength(1);
+    // Back again: reported again, once.
+    source.upsert('uid-2', [rec('web.default', '10.1.0.2')]);
+    source.upsert('uid-3', [rec('bad.default', '10.1.0.999')]);
+    await clock.advance(200);
+    source.upsert('other-9', [rec('other9.default', '10.1.1.9')]);
+    await clock.advance(200);
+    expect(writes).toHaveLength(8);
+    expect(conflicts).toEqual(['web.default uid-1>uid-2', 'web.default uid-1>uid-2']);
+    expect(rejections).toEqual(['uid-3', 'uid-3']);
+  });
+
+  it('forgets every conflict and rejected record that went away, however many names churn through', async () => {
+    const { reconciler, clock, conflicts, rejections } = setupReporting();
+    const source = reconciler.registerSource('vmis');
+    await reconciler.start();
+    // One conflict that lasts the whole run.
+    source.upsert('keep-a', [rec('keep.default', '10.2.0.1')]);
+    source.upsert('keep-b', [rec('keep.default', '10.2.0.2')]);
+    source.markSynced();
+    await clock.advance(0);
+    const churned = 200;
+    const create = (index: number): void => {
+      source.upsert(`a-${index}`, [rec(`n${index}.default`, '10.3.0.1')]);
+      source.upsert(`b-${index}`, [rec(`n${index}.default`, '10.3.0.2')]);
+      source.upsert(`bad-${index}`, [rec(`bad${index}.default`, 'not-an-address')]);
+    };
+    for (let index = 0; index < churned; index += 1) {
+      create(index);
+      await clock.advance(200);
+      for (const key of [`a-${index}`, `b-${index}`, `bad-${index}`]) source.remove(key);
+      await clock.advance(200);
+    }
+    expect(conflicts).toHaveLength(1 + churned);
+    expect(rejections).toHaveLength(churned);
+    expect(conflicts.filter((line) => line.startsWith('keep.default '))).toEqual([
+      'keep.default keep-a>keep-b',
+    ]);
+    // Had any of them been kept, coming back now would go unreported.
+    for (let index = 0; index < churned; index += 1) create(index);
+    await clock.advance(200);
+    expect(conflicts).toHaveLength(1 + 2 * churned);
+    expect(rejections).toHaveLength(2 * churned);
+    expect(new Set(conflicts.slice(1 + churned))).toEqual(new Set(conflicts.slice(1, 1 + churned)));
+    expect(conflicts.filter((line) => line.startsWith('keep.default '))).toHaveLength(1);
+  });
+
+  it('tells since when zone writes have been failing, until one succeeds or nothing is left to write', async () => {
+    const store = new MemoryStore();
+    const { reconciler, clock, writes } = setup(store);
+    const source = reconciler.registerSource('vmis');
+    await reconciler.start();
+    source.markSynced();
+    await clock.advance(0);
+    expect(reconciler.status().failingSinceMs).toBeUndefined();
+    store.failNext = 3;
+    source.upsert('a', [rec('a.default', '10.1.0.1')]);
+    await clock.advance(100);
+    const firstFailure = clock.now();
+    expect(reconciler.status().failingSinceMs).toBe(firstFailure);
+    await clock.advance(1000 + 2000); // two retries, both fail
+    expect(store.failNext).toBe(0);
+    expect(writes).toHaveLength(1);
+    expect(reconciler.status().failingSinceMs).toBe(firstFailure);
+    await clock.advance(4000); // the third retry succeeds
+    expect(writes).toHaveLength(2);
+    expect(reconciler.status().failingSinceMs).toBeUndefined();
+    expect(reconciler.status().lastWriteError).toBeUndefined();
+
+    // Failing again, then the change is undone before the retry: the zone on disk is what is wanted.
+    store.failNext = 1;
+    source.remove('a');
+    await clock.advance(200);
+    expect(reconciler.status().failingSinceMs).toBe(clock.now() - 100);
+    source.upsert('a', [rec('a.default', '10.1.0.1')]);
+    await clock.advance(1000);
+    expect(writes).toHaveLength(2);
+    expect(reconciler.status().failingSinceMs).toBeUndefined();
   });
 
   it('keeps a failing source in the zone and resolves name conflicts deterministically', async () => {

@@ -79,6 +79,12 @@ export interface ReconcilerStatus {
   readonly records: number | undefined;
   readonly lastWriteMs: number | undefined;
   readonly lastWriteError: string | undefined;
+  /**
+   * When the zone writes started failing without a success since (ms since the epoch): the time of the first
+   * failed or refused write after the last good one. Undefined while writes succeed, and again once a write
+   * succeeds or a flush finds the zone on disk already up to date.
+   */
+  readonly failingSinceMs: number | undefined;
   readonly sources: readonly SourceStatus[];
 }
 
@@ -103,8 +109,13 @@ export class Reconciler {
   private readonly maxDelayMs: number;
   private readonly reserved: ReadonlySet<string>;
   private readonly sources: SourceState[] = [];
-  private readonly knownConflicts = new Set<string>();
-  private readonly knownRejections = new Set<string>();
+  /**
+   * The conflicts and rejected records the last flush found (ids). Each is logged and reported once while it
+   * lasts; every flush replaces these sets, so one that went away is forgotten (and reported again if it comes
+   * back) and they never hold more than the current zone's problems.
+   */
+  private knownConflicts: ReadonlySet<string> = new Set();
+  private knownRejections: ReadonlySet<string> = new Set();
   private started = false;
   private stopped = false;
   private dirty = false;
@@ -125,6 +136,7 @@ export class Reconciler {
   private lastWriteMs: number | undefined;
   private lastFlushEndMs: number | undefined;
   private lastWriteError: Error | undefined;
+  private failingSinceMs: number | undefined;
   private ready = false;
   private readonly readyWaiters: (() => void)[] = [];
 
@@ -226,6 +238,7 @@ export class Reconciler {
       records: this.lastRecords?.length,
       lastWriteMs: this.lastWriteMs,
       lastWriteError: this.lastWriteError?.message,
+      failingSinceMs: this.failingSinceMs,
       sources: this.sources.map((source) => ({
         name: source.name,
         synced: source.synced,
@@ -352,6 +365,7 @@ export class Reconciler {
       this.lastRecords = sorted;
       this.lastWriteMs = finished;
       this.lastWriteError = undefined;
+      this.failingSinceMs = undefined;
       this.retryDelayMs = undefined;
       observer?.onWrite?.({
         origin: config.origin,
@@ -371,6 +385,7 @@ export class Reconciler {
       const failure = error instanceof Error ? error : new Error(String(error));
       this.lastWriteError = failure;
       this.lastWriteMs = clock.now();
+      this.failingSinceMs ??= this.lastWriteMs;
       observer?.onWriteError?.(failure);
       if (failure instanceof InvalidZoneError) {
         logger.error(`refusing to write zone ${config.origin}; the previous file stays`, {
@@ -399,6 +414,7 @@ export class Reconciler {
     observer?.onUnchanged?.(config.origin);
     logger.debug(`zone ${config.origin} unchanged`, { serial: this.serial });
     this.retryDelayMs = undefined;
+    this.failingSinceMs = undefined;
     this.markReady();
   }
 
@@ -411,25 +427,32 @@ export class Reconciler {
 
   private reportAssembly(conflicts: readonly NameConflict[], rejected: readonly SkippedRecord[]): void {
     const { logger, observer } = this.options;
+    const conflictIds = new Set<string>();
     for (const conflict of conflicts) {
       const id = `${conflict.name}\u0000${conflict.loser}\u0000${conflict.winner}`;
+      if (conflictIds.has(id)) continue;
+      conflictIds.add(id);
       if (this.knownConflicts.has(id)) continue;
-      this.knownConflicts.add(id);
       observer?.onConflict?.(conflict);
       logger.warn(
         `name ${conflict.name} is claimed by ${conflict.winner} and ${conflict.loser}; ${conflict.winner} keeps it`,
       );
     }
+    const rejectionIds = new Set<string>();
     for (const skipped of rejected) {
       const id = `${skipped.object ?? ''}\u0000${skipped.detail}`;
+      if (rejectionIds.has(id)) continue;
+      rejectionIds.add(id);
       if (this.knownRejections.has(id)) continue;
-      this.knownRejections.add(id);
       observer?.onRejected?.(skipped);
       logger.warn(`record left out of zone ${this.origin}: ${skipped.detail}`, {
         object: skipped.object,
         reason: skipped.reason,
       });
     }
+    // Only what this flush found: a problem that is gone is forgotten, so the sets do not grow with churn.
+    this.knownConflicts = conflictIds;
+    this.knownRejections = rejectionIds;
   }
 
   private markReady(): void {
