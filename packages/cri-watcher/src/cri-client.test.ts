@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
-import { CriClient, RUNTIME_PROTO_PATH, hostnameFromVerboseInfo } from './cri-client.js';
+import { CriClient, RUNTIME_PROTO_PATH } from './cri-client.js';
+import { hostnameFromVerboseInfo } from './cri-messages.js';
 import {
   CriCallError,
   CriNotFoundError,

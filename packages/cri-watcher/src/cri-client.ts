@@ -1,71 +1,34 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import {
+  decodeContainerEventResponse,
+  decodeEmptyResponse,
+  decodeListPodSandboxResponse,
+  decodePodSandboxStatusResponse,
+  decodeRunPodSandboxResponse,
+  decodeVersionResponse,
+  encodeGetEventsRequest,
+  encodeListPodSandboxRequest,
+  encodePodSandboxIdRequest,
+  encodePodSandboxStatusRequest,
+  encodeRunPodSandboxRequest,
+  encodeVersionRequest,
+  type ContainerEvent,
+  type PodSandboxDetails,
+  type PodSandboxSummary,
+  type RunPodSandboxInput,
+  type RuntimeVersion,
+} from './cri-messages.js';
 import { CriCallError, CriUnimplementedError, toCriError, type CriError } from './errors.js';
 import { socketPathFromEndpoint } from './endpoint.js';
 
-/** Path of the shipped proto subset; `src/` and `dist/` are both siblings of `proto/`. */
+/**
+ * The proto subset the client speaks (documentation of the wire contract, and the schema the codec tests
+ * check ./cri-messages.ts against); `src/` and `dist/` are both siblings of `proto/`.
+ */
 export const RUNTIME_PROTO_PATH = fileURLToPath(new URL('../proto/runtime-subset.proto', import.meta.url));
 
-const SERVICE = 'runtime.v1.RuntimeService';
-
-export type SandboxState = 'ready' | 'notready';
-export type NamespaceMode = 'pod' | 'container' | 'node' | 'target';
-export type ContainerEventType = 'created' | 'started' | 'stopped' | 'deleted';
-
-export interface RuntimeVersion {
-  readonly version: string;
-  readonly runtimeName: string;
-  readonly runtimeVersion: string;
-  readonly runtimeApiVersion: string;
-}
-
-export interface SandboxMetadata {
-  readonly name: string;
-  readonly uid: string;
-  readonly namespace: string;
-  readonly attempt: number;
-}
-
-/** One item of `ListPodSandbox`. */
-export interface PodSandboxSummary {
-  readonly id: string;
-  readonly metadata: SandboxMetadata;
-  readonly state: SandboxState;
-  /** Creation time in milliseconds since the epoch. */
-  readonly createdAtMs: number;
-}
-
-/** `PodSandboxStatus` reduced to what DNS needs. */
-export interface PodSandboxDetails extends PodSandboxSummary {
-  /** Primary IP ('' when the runtime reports none, e.g. host network in containerd). */
-  readonly ip: string;
-  readonly additionalIps: readonly string[];
-  /** Network namespace mode; `node` means hostNetwork. */
-  readonly networkMode: NamespaceMode;
-  /** The pod's hostname from the verbose info, when the runtime reports it. */
-  readonly hostname: string | undefined;
-}
-
-export interface ContainerEvent {
-  readonly containerId: string;
-  readonly type: ContainerEventType;
-  readonly createdAtMs: number;
-  /** Sandbox id, when the runtime attached the sandbox status. */
-  readonly podSandboxId: string | undefined;
-}
-
-/** Configuration for {@link CriClient.runPodSandbox} (test harness). */
-export interface RunPodSandboxInput {
-  readonly name: string;
-  readonly namespace: string;
-  readonly uid: string;
-  readonly hostname?: string;
-  readonly hostNetwork?: boolean;
-  readonly logDirectory?: string;
-  readonly labels?: Readonly<Record<string, string>>;
-  readonly cgroupParent?: string;
-}
+const SERVICE_PATH = '/runtime.v1.RuntimeService/';
 
 /** A running `GetContainerEvents` stream. */
 export interface ContainerEventWatch {
@@ -96,146 +59,8 @@ export interface CriClientOptions {
   readonly maxReconnectBackoffMs?: number;
 }
 
-// ---- raw decoded messages (proto-loader: camelCase, enums as strings, longs as strings, defaults) ----
-interface RawMetadata {
-  name: string;
-  uid: string;
-  namespace: string;
-  attempt: number;
-}
-interface RawSandbox {
-  id: string;
-  metadata: RawMetadata | null;
-  state: string;
-  createdAt: string;
-}
-interface RawSandboxStatus extends RawSandbox {
-  network: { ip: string; additionalIps: { ip: string }[] } | null;
-  linux: { namespaces: { options: { network: string } | null } | null } | null;
-}
-interface RawStatusResponse {
-  status: RawSandboxStatus | null;
-  info: Record<string, string>;
-}
-interface RawEvent {
-  containerId: string;
-  containerEventType: string;
-  createdAt: string;
-  podSandboxStatus: RawSandboxStatus | null;
-}
-
-type MethodDefinition = grpc.MethodDefinition<object, unknown>;
-
-let cachedService: grpc.ServiceDefinition | undefined;
-
-function loadService(): grpc.ServiceDefinition {
-  if (cachedService !== undefined) return cachedService;
-  const definition = protoLoader.loadSync(RUNTIME_PROTO_PATH, {
-    keepCase: false,
-    longs: String,
-    enums: String,
-    defaults: true,
-    arrays: true,
-    objects: false,
-  });
-  const service = definition[SERVICE];
-  if (service === undefined || 'format' in service) {
-    throw new Error(`${RUNTIME_PROTO_PATH} does not define service ${SERVICE}`);
-  }
-  cachedService = service;
-  return service;
-}
-
-function nsToMs(value: string | number | undefined): number {
-  if (value === undefined || value === '') return 0;
-  try {
-    return Number(BigInt(value) / 1_000_000n);
-  } catch {
-    return 0;
-  }
-}
-
-function toMetadata(raw: RawMetadata | null): SandboxMetadata {
-  return {
-    name: raw?.name ?? '',
-    uid: raw?.uid ?? '',
-    namespace: raw?.namespace ?? '',
-    attempt: raw?.attempt ?? 0,
-  };
-}
-
-function toState(raw: string): SandboxState {
-  return raw === 'SANDBOX_READY' ? 'ready' : 'notready';
-}
-
-function toNamespaceMode(raw: string | undefined): NamespaceMode {
-  switch (raw) {
-    case 'NODE':
-      return 'node';
-    case 'CONTAINER':
-      return 'container';
-    case 'TARGET':
-      return 'target';
-    default:
-      return 'pod';
-  }
-}
-
-const EVENT_TYPES: Readonly<Record<string, ContainerEventType>> = {
-  CONTAINER_CREATED_EVENT: 'created',
-  CONTAINER_STARTED_EVENT: 'started',
-  CONTAINER_STOPPED_EVENT: 'stopped',
-  CONTAINER_DELETED_EVENT: 'deleted',
-};
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * The pod's hostname from a verbose `PodSandboxStatus` `info` map: containerd puts the sandbox config under
- * `info` → `config.hostname`; CRI-O puts the OCI spec under `info` → `runtimeSpec.hostname`. Returns
- * undefined when neither is present (or the JSON is not parseable).
- */
-export function hostnameFromVerboseInfo(info: Readonly<Record<string, string>>): string | undefined {
-  for (const value of Object.values(info)) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(value);
-    } catch {
-      continue;
-    }
-    if (!isRecord(parsed)) continue;
-    const config = parsed['config'];
-    if (isRecord(config) && typeof config['hostname'] === 'string' && config['hostname'] !== '') {
-      return config['hostname'];
-    }
-    const spec = parsed['runtimeSpec'];
-    if (isRecord(spec) && typeof spec['hostname'] === 'string' && spec['hostname'] !== '') {
-      return spec['hostname'];
-    }
-  }
-  return undefined;
-}
-
-function toSummary(raw: RawSandbox): PodSandboxSummary {
-  return {
-    id: raw.id,
-    metadata: toMetadata(raw.metadata),
-    state: toState(raw.state),
-    createdAtMs: nsToMs(raw.createdAt),
-  };
-}
-
-function toDetails(raw: RawSandboxStatus, info: Record<string, string>): PodSandboxDetails {
-  return {
-    ...toSummary(raw),
-    ip: raw.network?.ip ?? '',
-    additionalIps: (raw.network?.additionalIps ?? []).map((entry) => entry.ip).filter((ip) => ip !== ''),
-    networkMode: toNamespaceMode(raw.linux?.namespaces?.options?.network),
-    hostname: hostnameFromVerboseInfo(info),
-  };
-}
+/** Requests are encoded before the call; grpc-js gets them as bytes. */
+const asBytes = (request: Buffer): Buffer => request;
 
 /**
  * A small CRI `RuntimeService` client over the runtime's unix socket. Every unary call has a deadline; every
@@ -247,7 +72,6 @@ export class CriClient implements SandboxRuntime {
   private readonly timeoutMs: number;
   private readonly channelOptions: grpc.ChannelOptions;
   private client: grpc.Client;
-  private readonly service: grpc.ServiceDefinition;
 
   constructor(options: CriClientOptions) {
     this.socketPath = socketPathFromEndpoint(options.endpoint);
@@ -262,7 +86,6 @@ export class CriClient implements SandboxRuntime {
       'grpc.max_reconnect_backoff_ms': maxBackoff,
       'grpc.max_receive_message_length': 16 * 1024 * 1024,
     };
-    this.service = loadService();
     this.client = this.dial();
   }
 
@@ -270,19 +93,12 @@ export class CriClient implements SandboxRuntime {
     return new grpc.Client(this.endpoint, grpc.credentials.createInsecure(), this.channelOptions);
   }
 
-  private method(name: string): MethodDefinition {
-    const definition = this.service[name] as MethodDefinition | undefined;
-    if (definition === undefined) throw new Error(`${SERVICE}/${name} is not in ${RUNTIME_PROTO_PATH}`);
-    return definition;
-  }
-
-  private unary<T>(name: string, request: object): Promise<T> {
-    const definition = this.method(name);
+  private unary<T>(name: string, request: Buffer, decode: (response: Buffer) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.client.makeUnaryRequest(
-        definition.path,
-        definition.requestSerialize,
-        definition.responseDeserialize,
+        SERVICE_PATH + name,
+        asBytes,
+        decode,
         request,
         new grpc.Metadata(),
         { deadline: Date.now() + this.timeoutMs },
@@ -290,50 +106,47 @@ export class CriClient implements SandboxRuntime {
           if (error !== null) reject(toCriError(name, error, this.endpoint));
           else if (response === undefined) {
             reject(new CriCallError(`CRI ${name} on ${this.endpoint} returned no response`, name, undefined));
-          } else resolve(response as T);
+          } else resolve(response);
         },
       );
     });
   }
 
-  async version(): Promise<RuntimeVersion> {
-    const raw = await this.unary<RuntimeVersion>('Version', { version: 'v1' });
-    return {
-      version: raw.version,
-      runtimeName: raw.runtimeName,
-      runtimeVersion: raw.runtimeVersion,
-      runtimeApiVersion: raw.runtimeApiVersion,
-    };
+  version(): Promise<RuntimeVersion> {
+    return this.unary('Version', encodeVersionRequest('v1'), decodeVersionResponse);
   }
 
-  async listPodSandboxes(): Promise<PodSandboxSummary[]> {
-    const raw = await this.unary<{ items: RawSandbox[] }>('ListPodSandbox', {});
-    return raw.items.map(toSummary);
+  listPodSandboxes(): Promise<PodSandboxSummary[]> {
+    return this.unary('ListPodSandbox', encodeListPodSandboxRequest(), decodeListPodSandboxResponse);
   }
 
   async podSandboxStatus(id: string, verbose: boolean): Promise<PodSandboxDetails> {
-    const raw = await this.unary<RawStatusResponse>('PodSandboxStatus', { podSandboxId: id, verbose });
-    if (raw.status === null) {
+    const details = await this.unary(
+      'PodSandboxStatus',
+      encodePodSandboxStatusRequest(id, verbose),
+      // grpc-js treats `undefined` as "no response"; keep "no status" apart from that.
+      (buffer) => decodePodSandboxStatusResponse(buffer) ?? null,
+    );
+    if (details === null) {
       throw new CriCallError(
         `CRI PodSandboxStatus on ${this.endpoint} returned no status for ${id}`,
         'PodSandboxStatus',
         undefined,
       );
     }
-    return toDetails(raw.status, raw.info);
+    return details;
   }
 
   watchContainerEvents(
     onEvent: (event: ContainerEvent) => void,
     onEnd: (error: CriError | undefined) => void,
   ): ContainerEventWatch {
-    const definition = this.method('GetContainerEvents');
     // A long-lived stream: no deadline; it ends when the runtime goes away or cancel() is called.
     const call = this.client.makeServerStreamRequest(
-      definition.path,
-      definition.requestSerialize,
-      definition.responseDeserialize,
-      {},
+      SERVICE_PATH + 'GetContainerEvents',
+      asBytes,
+      decodeContainerEventResponse,
+      encodeGetEventsRequest(),
       new grpc.Metadata(),
     );
     let ended = false;
@@ -343,14 +156,8 @@ export class CriClient implements SandboxRuntime {
       ended = true;
       onEnd(cancelled ? undefined : error);
     };
-    call.on('data', (data: unknown) => {
-      const raw = data as RawEvent;
-      onEvent({
-        containerId: raw.containerId,
-        type: EVENT_TYPES[raw.containerEventType] ?? 'created',
-        createdAtMs: nsToMs(raw.createdAt),
-        podSandboxId: raw.podSandboxStatus?.id === '' ? undefined : raw.podSandboxStatus?.id,
-      });
+    call.on('data', (event: ContainerEvent) => {
+      onEvent(event);
     });
     call.on('error', (error: unknown) => {
       const criError = toCriError('GetContainerEvents', error, this.endpoint);
@@ -371,34 +178,25 @@ export class CriClient implements SandboxRuntime {
     };
   }
 
-  async runPodSandbox(input: RunPodSandboxInput): Promise<string> {
-    const config = {
-      metadata: { name: input.name, uid: input.uid, namespace: input.namespace, attempt: 0 },
-      hostname: input.hostname ?? (input.hostNetwork === true ? '' : input.name),
-      logDirectory: input.logDirectory ?? '',
-      labels: { ...input.labels },
-      annotations: {},
-      linux: {
-        cgroupParent: input.cgroupParent ?? '',
-        securityContext: {
-          namespaceOptions: {
-            network: input.hostNetwork === true ? 'NODE' : 'POD',
-            pid: 'CONTAINER',
-            ipc: 'POD',
-          },
-        },
-      },
-    };
-    const raw = await this.unary<{ podSandboxId: string }>('RunPodSandbox', { config, runtimeHandler: '' });
-    return raw.podSandboxId;
+  /** Test harness: creates a pod sandbox. */
+  runPodSandbox(input: RunPodSandboxInput): Promise<string> {
+    return this.unary('RunPodSandbox', encodeRunPodSandboxRequest(input), decodeRunPodSandboxResponse);
   }
 
   async stopPodSandbox(id: string): Promise<void> {
-    await this.unary('StopPodSandbox', { podSandboxId: id });
+    await this.unary(
+      'StopPodSandbox',
+      encodePodSandboxIdRequest(id),
+      decodeEmptyResponse('StopPodSandboxResponse'),
+    );
   }
 
   async removePodSandbox(id: string): Promise<void> {
-    await this.unary('RemovePodSandbox', { podSandboxId: id });
+    await this.unary(
+      'RemovePodSandbox',
+      encodePodSandboxIdRequest(id),
+      decodeEmptyResponse('RemovePodSandboxResponse'),
+    );
   }
 
   reconnect(): void {

@@ -1,12 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ClaimedRecord, Clock, Logger, SourceHandle } from '@zonewright/zone';
-import type {
-  ContainerEvent,
-  ContainerEventWatch,
-  PodSandboxDetails,
-  PodSandboxSummary,
-  SandboxRuntime,
-} from './cri-client.js';
+import type { ContainerEventWatch, SandboxRuntime } from './cri-client.js';
+import type { ContainerEvent, PodSandboxDetails, PodSandboxSummary } from './cri-messages.js';
 import {
   CriCallError,
   CriNotFoundError,

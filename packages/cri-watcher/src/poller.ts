@@ -1,5 +1,6 @@
 import type { ClaimedRecord, Clock, Logger, SkippedRecord, SourceHandle } from '@zonewright/zone';
-import type { PodSandboxSummary, SandboxRuntime, ContainerEventWatch } from './cri-client.js';
+import type { ContainerEventWatch, SandboxRuntime } from './cri-client.js';
+import type { PodSandboxSummary } from './cri-messages.js';
 import { CriError, CriNotFoundError, CriUnimplementedError } from './errors.js';
 import { sandboxObjectName, sandboxRecords, type SandboxRecordsResult } from './sandbox-records.js';
 import type { SocketWatch, SocketWatchFactory } from './socket-watch.js';

@@ -1,6 +1,6 @@
 import { joinOwnerName, toAddress, toLabel } from '@zonewright/zone';
 import type { ClaimedRecord, SkippedRecord } from '@zonewright/zone';
-import type { PodSandboxDetails } from './cri-client.js';
+import type { PodSandboxDetails } from './cri-messages.js';
 
 /** The parts of a sandbox status the record builder reads. */
 export type SandboxObservation = Pick<

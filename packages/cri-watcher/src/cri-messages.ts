@@ -1,0 +1,439 @@
+/**
+ * The CRI `runtime.v1` messages zonewright sends and reads, encoded and decoded by hand on the wire format
+ * (./wire.ts). Field numbers are those of proto/runtime-subset.proto; every field not listed there is skipped.
+ * Decoders return the shapes the watcher uses, with proto3 defaults for absent fields.
+ */
+import { WireReader, WireWriter, emptyStringMap } from './wire.js';
+
+export type SandboxState = 'ready' | 'notready';
+export type NamespaceMode = 'pod' | 'container' | 'node' | 'target';
+export type ContainerEventType = 'created' | 'started' | 'stopped' | 'deleted';
+
+export interface RuntimeVersion {
+  readonly version: string;
+  readonly runtimeName: string;
+  readonly runtimeVersion: string;
+  readonly runtimeApiVersion: string;
+}
+
+export interface SandboxMetadata {
+  readonly name: string;
+  readonly uid: string;
+  readonly namespace: string;
+  readonly attempt: number;
+}
+
+/** One item of `ListPodSandbox`. */
+export interface PodSandboxSummary {
+  readonly id: string;
+  readonly metadata: SandboxMetadata;
+  readonly state: SandboxState;
+  /** Creation time in milliseconds since the epoch. */
+  readonly createdAtMs: number;
+}
+
+/** `PodSandboxStatus` reduced to what DNS needs. */
+export interface PodSandboxDetails extends PodSandboxSummary {
+  /** Primary IP ('' when the runtime reports none, e.g. host network in containerd). */
+  readonly ip: string;
+  readonly additionalIps: readonly string[];
+  /** Network namespace mode; `node` means hostNetwork. */
+  readonly networkMode: NamespaceMode;
+  /** The pod's hostname from the verbose info, when the runtime reports it. */
+  readonly hostname: string | undefined;
+}
+
+export interface ContainerEvent {
+  readonly containerId: string;
+  readonly type: ContainerEventType;
+  readonly createdAtMs: number;
+  /** Sandbox id, when the runtime attached the sandbox status. */
+  readonly podSandboxId: string | undefined;
+}
+
+/** Configuration for `RunPodSandbox` (test harness). */
+export interface RunPodSandboxInput {
+  readonly name: string;
+  readonly namespace: string;
+  readonly uid: string;
+  readonly hostname?: string;
+  readonly hostNetwork?: boolean;
+  readonly logDirectory?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly cgroupParent?: string;
+}
+
+// Enum numbers of runtime.v1.
+const SANDBOX_READY = 0;
+const NAMESPACE_MODES: readonly NamespaceMode[] = ['pod', 'container', 'node', 'target'];
+const EVENT_TYPES: readonly ContainerEventType[] = ['created', 'started', 'stopped', 'deleted'];
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The pod's hostname from a verbose `PodSandboxStatus` `info` map: containerd puts the sandbox config under
+ * `info` → `config.hostname`; CRI-O puts the OCI spec under `info` → `runtimeSpec.hostname`. Returns
+ * undefined when neither is present (or the JSON is not parseable).
+ */
+export function hostnameFromVerboseInfo(info: Readonly<Record<string, string>>): string | undefined {
+  for (const value of Object.values(info)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      continue;
+    }
+    if (!isRecord(parsed)) continue;
+    const config = parsed['config'];
+    if (isRecord(config) && typeof config['hostname'] === 'string' && config['hostname'] !== '') {
+      return config['hostname'];
+    }
+    const spec = parsed['runtimeSpec'];
+    if (isRecord(spec) && typeof spec['hostname'] === 'string' && spec['hostname'] !== '') {
+      return spec['hostname'];
+    }
+  }
+  return undefined;
+}
+
+/** Nanoseconds since the epoch (int64) → whole milliseconds. */
+function nsToMs(ns: bigint): number {
+  return Number(ns / 1_000_000n);
+}
+
+// ---- requests ----
+
+/** `VersionRequest { string version = 1; }` */
+export function encodeVersionRequest(version: string): Buffer {
+  return new WireWriter().string(1, version).finish();
+}
+
+/** `ListPodSandboxRequest` without a filter (every sandbox; the watcher filters by state itself). */
+export function encodeListPodSandboxRequest(): Buffer {
+  return Buffer.alloc(0);
+}
+
+/** `PodSandboxStatusRequest { string pod_sandbox_id = 1; bool verbose = 2; }` */
+export function encodePodSandboxStatusRequest(podSandboxId: string, verbose: boolean): Buffer {
+  return new WireWriter().string(1, podSandboxId).bool(2, verbose).finish();
+}
+
+/** `GetEventsRequest {}` */
+export function encodeGetEventsRequest(): Buffer {
+  return Buffer.alloc(0);
+}
+
+/** `StopPodSandboxRequest` / `RemovePodSandboxRequest { string pod_sandbox_id = 1; }` */
+export function encodePodSandboxIdRequest(podSandboxId: string): Buffer {
+  return new WireWriter().string(1, podSandboxId).finish();
+}
+
+/** `RunPodSandboxRequest { PodSandboxConfig config = 1; string runtime_handler = 2; }` */
+export function encodeRunPodSandboxRequest(input: RunPodSandboxInput): Buffer {
+  const hostNetwork = input.hostNetwork === true;
+  return new WireWriter()
+    .message(1, (config) => {
+      config
+        .message(1, (metadata) =>
+          metadata.string(1, input.name).string(2, input.uid).string(3, input.namespace).uint32(4, 0),
+        )
+        .string(2, input.hostname ?? (hostNetwork ? '' : input.name))
+        .string(3, input.logDirectory ?? '')
+        .stringMap(6, input.labels ?? {})
+        .message(8, (linux) =>
+          linux.string(1, input.cgroupParent ?? '').message(2, (security) =>
+            security.message(1, (namespaces) =>
+              namespaces
+                .int32(1, NAMESPACE_MODES.indexOf(hostNetwork ? 'node' : 'pod'))
+                .int32(2, NAMESPACE_MODES.indexOf('container'))
+                .int32(3, NAMESPACE_MODES.indexOf('pod')),
+            ),
+          ),
+        );
+    })
+    .finish();
+}
+
+// ---- responses ----
+
+/** `VersionResponse` */
+export function decodeVersionResponse(buffer: Buffer): RuntimeVersion {
+  const reader = new WireReader(buffer, 'VersionResponse');
+  let version = '';
+  let runtimeName = '';
+  let runtimeVersion = '';
+  let runtimeApiVersion = '';
+  while (!reader.done()) {
+    switch (reader.field()) {
+      case 1:
+        version = reader.string();
+        break;
+      case 2:
+        runtimeName = reader.string();
+        break;
+      case 3:
+        runtimeVersion = reader.string();
+        break;
+      case 4:
+        runtimeApiVersion = reader.string();
+        break;
+      default:
+        reader.skip();
+    }
+  }
+  return { version, runtimeName, runtimeVersion, runtimeApiVersion };
+}
+
+function decodeMetadata(reader: WireReader): SandboxMetadata {
+  let name = '';
+  let uid = '';
+  let namespace = '';
+  let attempt = 0;
+  while (!reader.done()) {
+    switch (reader.field()) {
+      case 1:
+        name = reader.string();
+        break;
+      case 2:
+        uid = reader.string();
+        break;
+      case 3:
+        namespace = reader.string();
+        break;
+      case 4:
+        attempt = reader.uint32();
+        break;
+      default:
+        reader.skip();
+    }
+  }
+  return { name, uid, namespace, attempt };
+}
+
+const NO_METADATA: SandboxMetadata = { name: '', uid: '', namespace: '', attempt: 0 };
+
+/** `PodSandbox` (ListPodSandbox items): id 1, metadata 2, state 3, created_at 4. */
+function decodePodSandbox(reader: WireReader): PodSandboxSummary {
+  let id = '';
+  let metadata = NO_METADATA;
+  let state = SANDBOX_READY;
+  let createdAt = 0n;
+  while (!reader.done()) {
+    switch (reader.field()) {
+      case 1:
+        id = reader.string();
+        break;
+      case 2:
+        metadata = reader.message('metadata', decodeMetadata);
+        break;
+      case 3:
+        state = reader.int32();
+        break;
+      case 4:
+        createdAt = reader.int64();
+        break;
+      default:
+        reader.skip();
+    }
+  }
+  return {
+    id,
+    metadata,
+    state: state === SANDBOX_READY ? 'ready' : 'notready',
+    createdAtMs: nsToMs(createdAt),
+  };
+}
+
+/** `ListPodSandboxResponse { repeated PodSandbox items = 1; }` */
+export function decodeListPodSandboxResponse(buffer: Buffer): PodSandboxSummary[] {
+  const reader = new WireReader(buffer, 'ListPodSandboxResponse');
+  const items: PodSandboxSummary[] = [];
+  while (!reader.done()) {
+    if (reader.field() === 1) items.push(reader.message('items', decodePodSandbox));
+    else reader.skip();
+  }
+  return items;
+}
+
+interface NetworkStatus {
+  readonly ip: string;
+  readonly additionalIps: readonly string[];
+}
+
+/** `PodSandboxNetworkStatus { string ip = 1; repeated PodIP additional_ips = 2; }`, `PodIP { string ip = 1; }` */
+function decodeNetworkStatus(reader: WireReader): NetworkStatus {
+  let ip = '';
+  const additionalIps: string[] = [];
+  while (!reader.done()) {
+    const field = reader.field();
+    if (field === 1) ip = reader.string();
+    else if (field === 2) {
+      const extra = reader.message('additional_ips', (podIp) => {
+        let value = '';
+        while (!podIp.done()) {
+          if (podIp.field() === 1) value = podIp.string();
+          else podIp.skip();
+        }
+        return value;
+      });
+      if (extra !== '') additionalIps.push(extra);
+    } else reader.skip();
+  }
+  return { ip, additionalIps };
+}
+
+/** Reads `field` of a message made only of one embedded message at `field` (or skips it): linux → namespaces → options. */
+function nested<T>(
+  reader: WireReader,
+  field: number,
+  name: string,
+  decode: (inner: WireReader) => T,
+): T | undefined {
+  let result: T | undefined;
+  while (!reader.done()) {
+    if (reader.field() === field) result = reader.message(name, decode);
+    else reader.skip();
+  }
+  return result;
+}
+
+/** `LinuxPodSandboxStatus.namespaces (1)` → `Namespace.options (2)` → `NamespaceOption.network (1)`. */
+function decodeNetworkMode(linux: WireReader): NamespaceMode {
+  const network = nested(linux, 1, 'namespaces', (namespaces) =>
+    nested(namespaces, 2, 'options', (options) => {
+      let mode = 0;
+      while (!options.done()) {
+        if (options.field() === 1) mode = options.int32();
+        else options.skip();
+      }
+      return mode;
+    }),
+  );
+  return NAMESPACE_MODES[network ?? 0] ?? 'pod';
+}
+
+interface SandboxStatusFields extends PodSandboxSummary {
+  readonly network: NetworkStatus | undefined;
+  readonly networkMode: NamespaceMode;
+}
+
+/** `PodSandboxStatus`: id 1, metadata 2, state 3, created_at 4, network 5, linux 6. */
+function decodeSandboxStatus(reader: WireReader): SandboxStatusFields {
+  let id = '';
+  let metadata = NO_METADATA;
+  let state = SANDBOX_READY;
+  let createdAt = 0n;
+  let network: NetworkStatus | undefined;
+  let networkMode: NamespaceMode = 'pod';
+  while (!reader.done()) {
+    switch (reader.field()) {
+      case 1:
+        id = reader.string();
+        break;
+      case 2:
+        metadata = reader.message('metadata', decodeMetadata);
+        break;
+      case 3:
+        state = reader.int32();
+        break;
+      case 4:
+        createdAt = reader.int64();
+        break;
+      case 5:
+        network = reader.message('network', decodeNetworkStatus);
+        break;
+      case 6:
+        networkMode = reader.message('linux', decodeNetworkMode);
+        break;
+      default:
+        reader.skip();
+    }
+  }
+  return {
+    id,
+    metadata,
+    state: state === SANDBOX_READY ? 'ready' : 'notready',
+    createdAtMs: nsToMs(createdAt),
+    network,
+    networkMode,
+  };
+}
+
+/**
+ * `PodSandboxStatusResponse { PodSandboxStatus status = 1; map<string, string> info = 2; }`. Returns undefined
+ * when the runtime sent no status.
+ */
+export function decodePodSandboxStatusResponse(buffer: Buffer): PodSandboxDetails | undefined {
+  const reader = new WireReader(buffer, 'PodSandboxStatusResponse');
+  let status: SandboxStatusFields | undefined;
+  const info = emptyStringMap();
+  while (!reader.done()) {
+    const field = reader.field();
+    if (field === 1) status = reader.message('status', decodeSandboxStatus);
+    else if (field === 2) reader.stringMapEntry('info', info);
+    else reader.skip();
+  }
+  if (status === undefined) return undefined;
+  const { network, ...summary } = status;
+  return {
+    ...summary,
+    ip: network?.ip ?? '',
+    additionalIps: network?.additionalIps ?? [],
+    hostname: hostnameFromVerboseInfo(info),
+  };
+}
+
+/** `ContainerEventResponse`: container_id 1, container_event_type 2, created_at 3, pod_sandbox_status 4. */
+export function decodeContainerEventResponse(buffer: Buffer): ContainerEvent {
+  const reader = new WireReader(buffer, 'ContainerEventResponse');
+  let containerId = '';
+  let type = 0;
+  let createdAt = 0n;
+  let podSandboxId: string | undefined;
+  while (!reader.done()) {
+    switch (reader.field()) {
+      case 1:
+        containerId = reader.string();
+        break;
+      case 2:
+        type = reader.int32();
+        break;
+      case 3:
+        createdAt = reader.int64();
+        break;
+      case 4: {
+        const id = reader.message('pod_sandbox_status', decodeSandboxStatus).id;
+        podSandboxId = id === '' ? undefined : id;
+        break;
+      }
+      default:
+        reader.skip();
+    }
+  }
+  return { containerId, type: EVENT_TYPES[type] ?? 'created', createdAtMs: nsToMs(createdAt), podSandboxId };
+}
+
+/** `RunPodSandboxResponse { string pod_sandbox_id = 1; }` */
+export function decodeRunPodSandboxResponse(buffer: Buffer): string {
+  const reader = new WireReader(buffer, 'RunPodSandboxResponse');
+  let id = '';
+  while (!reader.done()) {
+    if (reader.field() === 1) id = reader.string();
+    else reader.skip();
+  }
+  return id;
+}
+
+/** A response without fields we read (`StopPodSandboxResponse`, …): checked to be well-formed, then dropped. */
+export function decodeEmptyResponse(name: string): (buffer: Buffer) => Record<string, never> {
+  return (buffer) => {
+    const reader = new WireReader(buffer, name);
+    while (!reader.done()) {
+      reader.field();
+      reader.skip();
+    }
+    return {};
+  };
+}
