@@ -3,7 +3,14 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', 'bench/out/**', '.test-tmp/**'],
+    ignores: [
+      '**/dist/**',
+      'packages/cli/bundle/**',
+      '**/node_modules/**',
+      'coverage/**',
+      'bench/out/**',
+      '.test-tmp/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
