@@ -9,6 +9,7 @@ import {
   findRepoRoot,
   freeTcpPort,
   killProcessTree,
+  nodeImageCommand,
   runCommand,
   spawnProcess,
   startContainerd,
@@ -23,6 +24,8 @@ import { parseZone } from '@zonewright/zone';
 // A hostNetwork sandbox has no hostname of its own (runc cannot set one without a UTS namespace): its records
 // use the pod name.
 const cli = join(findRepoRoot(), 'packages/cli/bin/zonewright.js');
+// The node image's ENTRYPOINT: the bundle with the image's node flags (Dockerfile.cri).
+const image = nodeImageCommand();
 const ORIGIN = 'cluster.local';
 const NODE_IP = '192.0.2.10';
 
@@ -177,5 +180,107 @@ describe('zonewright cri-watch', () => {
     );
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('/nonexistent/containerd.sock');
+  });
+});
+
+describe('the node image entrypoint (bundle + node flags from Dockerfile.cri)', () => {
+  const imageArgs = (...args: string[]): string[] => [...image.nodeFlags, image.script, ...args];
+
+  it('--once writes the same zone as the built CLI', async () => {
+    const onceDir = await mkdtemp(join(tmpdir(), 'zw-cli-image-zones-'));
+    try {
+      const result = await runCommand(
+        process.execPath,
+        imageArgs(
+          'cri-watch',
+          '--once',
+          '--runtime-endpoint',
+          cd().endpoint,
+          '--zones-dir',
+          onceDir,
+          '--node-ip',
+          NODE_IP,
+          '--log-format',
+          'json',
+        ),
+        { timeoutMs: 60_000 },
+      );
+      expect(result.code).toBe(0);
+      const reference = await runCommand(
+        process.execPath,
+        [
+          cli,
+          'cri-watch',
+          '--once',
+          '--runtime-endpoint',
+          cd().endpoint,
+          '--zones-dir',
+          zonesDir,
+          '--node-ip',
+          NODE_IP,
+        ],
+        { timeoutMs: 60_000 },
+      );
+      expect(reference.code).toBe(0);
+      const records = async (dir: string): Promise<string[]> =>
+        parseZone(await readFile(join(dir, `db.${ORIGIN}`), 'utf8'), { origin: ORIGIN })
+          .records.filter((record) => record.type === 'A' || record.type === 'AAAA')
+          .map((record) => `${record.name} ${record.type} ${record.rdata[0] ?? ''}`)
+          .sort();
+      const fromImage = await records(onceDir);
+      expect(fromImage.some((record) => record.startsWith(`camera.edge.svc.${ORIGIN} A `))).toBe(true);
+      expect(fromImage).toEqual(await records(zonesDir));
+      await assertZoneValid(ORIGIN, join(onceDir, `db.${ORIGIN}`));
+    } finally {
+      await rm(onceDir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs live with only JSON lines on stderr (no V8 flag warnings), serves metrics, exits 0 on SIGTERM', async () => {
+    const liveDir = await mkdtemp(join(tmpdir(), 'zw-cli-image-zones-'));
+    const port = await freeTcpPort();
+    const watcher = await spawnProcess(
+      process.execPath,
+      imageArgs(
+        'cri-watch',
+        '--runtime-endpoint',
+        cd().endpoint,
+        '--zones-dir',
+        liveDir,
+        '--node-ip',
+        NODE_IP,
+        '--interval',
+        '500ms',
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--log-format',
+        'json',
+      ),
+    );
+    try {
+      await waitFor(
+        async () =>
+          (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200
+            ? true
+            : undefined,
+        { timeoutMs: 20_000, description: `image cri-watch ready\n${watcher.output()}` },
+      );
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(/zonewright_cri_sandboxes\{state="ready"\} [1-9]/);
+      expect(metrics).toMatch(/zonewright_process_nodejs_eventloop_lag_p99_seconds /);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      watcher.child.kill('SIGTERM');
+      expect((await watcher.exited).code).toBe(0);
+      const lines = watcher
+        .output()
+        .split('\n')
+        .filter((line) => line.trim() !== '');
+      expect(lines.length).toBeGreaterThan(0);
+      for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
+      await assertZoneValid(ORIGIN, join(liveDir, `db.${ORIGIN}`));
+    } finally {
+      await killProcessTree(watcher.pid);
+      await rm(liveDir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,8 +1,9 @@
 /**
- * Static checks of Dockerfile.monitor and Dockerfile.cri (no Docker engine here), and a replay of their build
- * stage: the build context that .dockerignore lets through is copied as the COPY lines say, the build
- * commands run as written (only `npm ci` is replaced by the repository's installed node_modules, and
- * `npm prune` is skipped), and the image's ENTRYPOINT must then exist and run.
+ * Static checks of Dockerfile.monitor and Dockerfile.cri (no Docker engine here), and a replay of their builds:
+ * the build context that .dockerignore lets through is copied as the COPY lines say, the build commands run
+ * as written (only `npm ci` is replaced by the repository's installed node_modules, and `npm prune` is
+ * skipped), the runtime stage gets only what its `COPY --from=build` lines take, and the image's ENTRYPOINT
+ * (with its node flags) must run there.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
@@ -32,11 +33,27 @@ import type { DockerInstruction, DockerStage } from './lib/dockerfile.js';
 
 const run = promisify(execFile);
 const REPO = join(import.meta.dirname, '..', '..');
+/**
+ * `bundled`: the image ships packages/cli/bundle (scripts/bundle.mjs) instead of node_modules + dist. The CRI
+ * image's node flags are part of its memory budget (bench/report); bench/cri.mjs and the cri-watch CLI test run
+ * the bundle with the flags read from this ENTRYPOINT.
+ */
 const IMAGES = [
-  { file: 'Dockerfile.monitor', command: 'monitor', port: '9180' },
-  { file: 'Dockerfile.cri', command: 'cri-watch', port: '9181' },
+  {
+    file: 'Dockerfile.monitor',
+    command: 'monitor',
+    port: '9180',
+    entrypoint: ['node', 'packages/cli/bin/zonewright.js'],
+    bundled: false,
+  },
+  {
+    file: 'Dockerfile.cri',
+    command: 'cri-watch',
+    port: '9181',
+    entrypoint: ['node', '--lite-mode', '--max-semi-space-size=1', '--no-expose-wasm', 'zonewright.js'],
+    bundled: true,
+  },
 ] as const;
-const ENTRYPOINT = ['node', 'packages/cli/bin/zonewright.js'];
 const PLATFORMS = 'linux/amd64,linux/arm64,linux/arm/v7';
 
 interface PackageJson {
@@ -86,7 +103,7 @@ function stagesOf(file: string): DockerStage[] {
 const runs = (stage: DockerStage): DockerInstruction[] =>
   stage.instructions.filter((item) => item.keyword === 'RUN');
 
-describe.each(IMAGES)('$file', ({ file, command, port }) => {
+describe.each(IMAGES)('$file', ({ file, command, port, entrypoint, bundled }) => {
   const stages = stagesOf(file);
   const build = stages[0] as DockerStage;
   const final = stages.at(-1) as DockerStage;
@@ -141,28 +158,47 @@ describe.each(IMAGES)('$file', ({ file, command, port }) => {
     expect(sourceDirs.has('packages/testkit')).toBe(false);
   });
 
-  it('builds with the project build CI runs, then prunes dev dependencies', () => {
-    expect(rootPackage.scripts?.['build']).toBe('tsc -b tsconfig.json');
-    const rootReferences = (readJson('tsconfig.json') as { references: { path: string }[] }).references.map(
-      (item) => item.path,
-    );
-    const builds = runs(build).filter((item) => /\btsc\b/.test(item.text));
-    expect(builds.map((item) => item.text)).toEqual(['node_modules/.bin/tsc -b packages/cli']);
-    expect(rootReferences).toContain('packages/cli');
-    const buildIndex = build.instructions.indexOf(builds[0] as DockerInstruction);
-    const prune = build.instructions.findIndex(
-      (item) => item.keyword === 'RUN' && /npm prune --omit=dev/.test(item.text),
-    );
-    expect(prune).toBeGreaterThan(buildIndex);
-  });
+  it(
+    bundled
+      ? 'builds with the project build CI runs, bundles, and ships only the bundle'
+      : 'builds with the project build CI runs, then prunes dev dependencies',
+    () => {
+      expect(rootPackage.scripts?.['build']).toBe('tsc -b tsconfig.json');
+      const rootReferences = (readJson('tsconfig.json') as { references: { path: string }[] }).references.map(
+        (item) => item.path,
+      );
+      expect(rootReferences).toContain('packages/cli');
+      const steps = runs(build).flatMap((item) =>
+        item.text.split(' && ').map((step) => ({ step, index: build.instructions.indexOf(item) })),
+      );
+      const compile = steps.filter(({ step }) => /\btsc\b/.test(step));
+      expect(compile.map(({ step }) => step)).toEqual(['node_modules/.bin/tsc -b packages/cli']);
+      const buildIndex = compile[0]?.index ?? -1;
+      const copies = final.instructions.filter((item) => item.keyword === 'COPY').map(parseCopy);
+      if (bundled) {
+        const bundle = steps.findIndex(({ step }) => step === 'node scripts/bundle.mjs --out bundle --quiet');
+        expect(bundle).toBeGreaterThan(steps.findIndex(({ step }) => /\btsc\b/.test(step)));
+        expect(copies.map((copy) => `${copy.sources.join(' ')} -> ${copy.destination}`)).toEqual([
+          '/src/bundle -> ./',
+        ]);
+      } else {
+        const prune = build.instructions.findIndex(
+          (item) => item.keyword === 'RUN' && /npm prune --omit=dev/.test(item.text),
+        );
+        expect(prune).toBeGreaterThan(buildIndex);
+      }
+    },
+  );
 
   it('runs as a numeric non-root user with the CLI as entrypoint', () => {
     const users = final.instructions.filter((item) => item.keyword === 'USER').map((item) => item.text);
     expect(users).toHaveLength(1);
     expect(users[0]).toMatch(/^[1-9]\d*(:\d+)?$/);
-    const entrypoint = final.instructions.find((item) => item.keyword === 'ENTRYPOINT');
+    const entrypointInstruction = final.instructions.find((item) => item.keyword === 'ENTRYPOINT');
     const cmd = final.instructions.find((item) => item.keyword === 'CMD');
-    expect(entrypoint === undefined ? [] : execForm(entrypoint)).toEqual(ENTRYPOINT);
+    expect(entrypointInstruction === undefined ? [] : execForm(entrypointInstruction)).toEqual([
+      ...entrypoint,
+    ]);
     expect(cmd === undefined ? [] : execForm(cmd)).toEqual([command]);
     expect(final.instructions.find((item) => item.keyword === 'EXPOSE')?.text).toBe(port);
   });
@@ -184,7 +220,7 @@ describe('Dockerfile.cri', () => {
   });
 });
 
-describe.each(IMAGES)('$file build stage, replayed', ({ file, command }) => {
+describe.each(IMAGES)('$file build, replayed', ({ file, command, entrypoint, bundled }) => {
   let scratch = '';
 
   beforeAll(() => {
@@ -194,14 +230,17 @@ describe.each(IMAGES)('$file build stage, replayed', ({ file, command }) => {
     if (scratch !== '') rmSync(scratch, { recursive: true, force: true });
   });
 
-  it('leaves the ENTRYPOINT file in place, and it runs', async () => {
-    const build = stagesOf(file)[0] as DockerStage;
+  it('the runtime stage gets only what it copies from the build stage, and its ENTRYPOINT runs there', async () => {
+    const [build, ...rest] = stagesOf(file) as [DockerStage, ...DockerStage[]];
+    const final = rest.at(-1) as DockerStage;
+    const buildRoot = join(scratch, 'build');
+    const runtimeRoot = join(scratch, 'runtime');
     let workdir = '/';
-    const inImage = (path: string): string => join(scratch, posix.resolve(workdir, path));
+    const inBuild = (path: string): string => join(buildRoot, posix.resolve(workdir, path));
     for (const instruction of build.instructions) {
       if (instruction.keyword === 'WORKDIR') {
         workdir = posix.resolve(workdir, instruction.text);
-        mkdirSync(inImage('.'), { recursive: true });
+        mkdirSync(inBuild('.'), { recursive: true });
       } else if (instruction.keyword === 'COPY') {
         const copy = parseCopy(instruction);
         for (const source of copy.sources) {
@@ -210,30 +249,62 @@ describe.each(IMAGES)('$file build stage, replayed', ({ file, command }) => {
             const rest = isDir ? path.slice(source.length + 1) : basename(path);
             const target =
               copy.destination.endsWith('/') || isDir ? posix.join(copy.destination, rest) : copy.destination;
-            mkdirSync(dirname(inImage(target)), { recursive: true });
-            cpSync(join(REPO, path), inImage(target));
+            mkdirSync(dirname(inBuild(target)), { recursive: true });
+            cpSync(join(REPO, path), inBuild(target));
           }
         }
       } else if (instruction.keyword === 'RUN') {
         for (const step of instruction.text.split(' && ')) {
-          if (/^npm ci\b/.test(step)) linkNodeModules(inImage('.'));
+          if (/^npm ci\b/.test(step)) linkNodeModules(inBuild('.'));
           else if (/^npm prune\b/.test(step))
             continue; // would change the shared node_modules
-          else await run('sh', ['-c', step], { cwd: inImage('.'), maxBuffer: 16 * 1024 * 1024 });
+          else await run('sh', ['-c', step], { cwd: inBuild('.'), maxBuffer: 16 * 1024 * 1024 });
         }
       }
     }
-    const app = inImage('.');
-    expect(existsSync(join(app, ENTRYPOINT[1] ?? ''))).toBe(true);
-    expect(existsSync(join(app, 'packages/cli/dist/main.js'))).toBe(true);
-    expect(existsSync(join(app, 'packages/testkit/dist'))).toBe(false);
-    expect(
-      readdirSync(join(app, 'packages')).filter((name) => existsSync(join(app, 'packages', name, 'src'))),
-    ).toEqual([]);
-    const help = await run('node', [ENTRYPOINT[1] ?? '', '--help'], { cwd: app });
+
+    // The runtime stage: its WORKDIR and what it copies from the build stage (paths in the build image).
+    workdir = '/';
+    const inRuntime = (path: string): string => join(runtimeRoot, posix.resolve(workdir, path));
+    for (const instruction of final.instructions) {
+      if (instruction.keyword === 'WORKDIR') {
+        workdir = posix.resolve(workdir, instruction.text);
+        mkdirSync(inRuntime('.'), { recursive: true });
+      } else if (instruction.keyword === 'COPY') {
+        const copy = parseCopy(instruction);
+        for (const source of copy.sources) {
+          const from = join(buildRoot, source);
+          const target = statSync(from).isDirectory()
+            ? inRuntime(copy.destination)
+            : copy.destination.endsWith('/')
+              ? join(inRuntime(copy.destination), basename(source))
+              : inRuntime(copy.destination);
+          cpSync(from, target, { recursive: true });
+        }
+      }
+    }
+    const app = inRuntime('.');
+    const [node, ...args] = entrypoint;
+    expect(node).toBe('node');
+    const script = args.at(-1) ?? '';
+    expect(existsSync(join(app, script))).toBe(true);
+    if (bundled) {
+      // Self-contained: no node_modules, no workspace packages; licences of the bundled code travel with it.
+      expect(readdirSync(app).filter((name) => name === 'node_modules' || name === 'packages')).toEqual([]);
+      expect(readdirSync(app).some((name) => name.endsWith('.LEGAL.txt'))).toBe(true);
+    } else {
+      expect(existsSync(join(app, 'packages/cli/dist/main.js'))).toBe(true);
+      expect(existsSync(join(app, 'packages/testkit/dist'))).toBe(false);
+      expect(
+        readdirSync(join(app, 'packages')).filter((name) => existsSync(join(app, 'packages', name, 'src'))),
+      ).toEqual([]);
+    }
+    const help = await run(process.execPath, [...args, '--help'], { cwd: app });
     expect(help.stdout).toContain('zonewright');
-    const commandHelp = await run('node', [ENTRYPOINT[1] ?? '', command, '--help'], { cwd: app });
+    expect(help.stderr).toBe('');
+    const commandHelp = await run(process.execPath, [...args, command, '--help'], { cwd: app });
     expect(commandHelp.stdout).toContain(`zonewright ${command}`);
+    expect(commandHelp.stderr).toBe('');
   });
 });
 

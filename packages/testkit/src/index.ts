@@ -6,3 +6,4 @@ export * from './fake-apiserver.js';
 export * from './netns.js';
 export * from './pause-image.js';
 export * from './containerd.js';
+export * from './node-image.js';
