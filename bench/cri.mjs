@@ -1,14 +1,15 @@
 // CRI watcher benchmark (issue 4 targets). Runs the REAL built CLI (`zonewright cri-watch`) against a real
 // containerd that the testkit starts inside a network namespace made for this run, and measures in one run:
 //   1. resident memory idle (no sandboxes) and with N sandboxes, and CPU % of one core over a window at the 2 s
-//      interval — with Node's defaults AND with `node --lite-mode --max-semi-space-size=1` (not NODE_OPTIONS: Node refuses it there);
+//      interval — for the node image's command (Dockerfile.cri ENTRYPOINT: the bundle from scripts/bundle.mjs with
+//      its node flags, via testkit nodeImageCommand) AND, for comparison, the tsc output with Node's defaults;
 //   2. the cost of one PodSandboxStatus per sandbox per interval (what smarter-dns effectively does with
 //      `crictl inspectp`), by cri-watcher-child.mjs: watcher and containerd CPU,
-//      and the ratio to the CLI's cached mode (default flags);
+//      and the ratio to the CLI's cached mode (tsc output, Node defaults: the same code and flags as the child);
 //   3. sandbox ready (RunPodSandbox returned) → the record in the zone file, detected with fs.watch on the zone
 //      directory + reading the file, for both CLI processes.
 // Progress goes to stderr; the LAST stdout line is the JSON result (with `markdown`) that bench/run.mjs reads.
-// Run as root after `npx tsc -b`. Counts: ZW_BENCH_CRI_SANDBOXES (100), ZW_BENCH_CRI_WINDOW_SECONDS (60),
+// Run as root after `npx tsc -b && node scripts/bundle.mjs` (`npm run bench` does both). Counts: ZW_BENCH_CRI_SANDBOXES (100), ZW_BENCH_CRI_WINDOW_SECONDS (60),
 // ZW_BENCH_CRI_SAMPLES (12). Smoke run:
 //   ZW_BENCH_CRI_SANDBOXES=10 ZW_BENCH_CRI_WINDOW_SECONDS=6 ZW_BENCH_CRI_SAMPLES=3 node --expose-gc bench/cri.mjs
 import { readFileSync, watch as watchDirectory } from 'node:fs';
@@ -20,6 +21,7 @@ import {
   buildPauseImage,
   createNetns,
   killProcessTree,
+  nodeImageCommand,
   processTree,
   sleep,
   spawnProcess,
@@ -48,11 +50,14 @@ const settings = {
   intervalMs: 2000,
 };
 if (settings.sandboxes > 250) throw new Error('ZW_BENCH_CRI_SANDBOXES: at most 250');
-const LEAN_FLAGS = (process.env.ZW_BENCH_CRI_LEAN_FLAGS ?? '--lite-mode --max-semi-space-size=1')
-  .split(' ')
-  .filter(Boolean);
-const LEAN = LEAN_FLAGS.join(' ');
-const targets = { rssMiB: 60, cpuPercent: 1, latencyMs: settings.intervalMs + 100 };
+const image = nodeImageCommand(root);
+const IMAGE_FLAGS = image.nodeFlags.join(' ');
+const variants = {
+  image: { nodeFlags: image.nodeFlags, script: image.script },
+  default: { nodeFlags: [], script: cli },
+};
+const targets = { rssMB: 60, cpuPercent: 1, latencyMs: settings.intervalMs + 100 };
+const mb = (mib) => Math.round(mib * 1.048576 * 10) / 10;
 const USER_HZ = 100;
 
 const log = (message) =>
@@ -70,11 +75,25 @@ function cpuTicksOf(pid) {
 // The process and its descendants (the CLI forks nothing, but count them if it ever does).
 const cpuTicks = (pid) => processTree(pid).reduce((sum, p) => sum + cpuTicksOf(p), 0);
 
-function rssMiB(pid) {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (match === null) throw new Error(`no VmRSS for pid ${pid}`);
-  return Math.round((Number(match[1]) / 1024) * 10) / 10;
+// Voluntary context switches of the main thread: how often the event loop went to sleep and woke up.
+function wakeups(pid) {
+  const match = /voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match === null ? 0 : Number(match[1]);
 }
+
+function statusKiB(pid, field) {
+  const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (match === null) throw new Error(`no ${field} for pid ${pid}`);
+  return Number(match[1]);
+}
+const toMiB = (kib) => Math.round((kib / 1024) * 10) / 10;
+const rssMiB = (pid) => toMiB(statusKiB(pid, 'VmRSS'));
+// Private memory (RssAnon) vs pages of files (RssFile: the node binary, shared by every node process on the
+// host and reclaimable under memory pressure, since they are clean).
+const rssSplit = (pid) => ({
+  anonMiB: toMiB(statusKiB(pid, 'RssAnon')),
+  fileMiB: toMiB(statusKiB(pid, 'RssFile')),
+});
 
 async function cpuWindow(pids, seconds) {
   const before = pids.map(cpuTicks);
@@ -107,7 +126,7 @@ async function zoneText(dir) {
 }
 
 // Node rejects --lite-mode in NODE_OPTIONS ("not allowed in NODE_OPTIONS"), so the flags go on node's command line.
-async function startCli(label, endpoint, zonesDir, nodeFlags) {
+async function startCli(label, endpoint, zonesDir, { nodeFlags, script }) {
   const port = await freePort();
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
@@ -115,7 +134,7 @@ async function startCli(label, endpoint, zonesDir, nodeFlags) {
     process.execPath,
     [
       ...nodeFlags,
-      cli,
+      script,
       'cri-watch',
       '--runtime-endpoint',
       endpoint,
@@ -203,7 +222,7 @@ const result = {
   loadBefore: os.loadavg().map((x) => Math.round(x * 100) / 100),
   date: new Date().toISOString(),
   ...settings,
-  leanFlags: LEAN,
+  imageFlags: IMAGE_FLAGS,
   targets,
 };
 
@@ -235,17 +254,41 @@ try {
   log(`containerd up in ${result.containerdStartMs} ms (${containerd.endpoint})`);
 
   // 1. Both CLI variants side by side, idle (no sandboxes).
-  const plain = await startCli('default', containerd.endpoint, await tempDir('zw-bench-zones-'), []);
-  running.add(plain);
-  const lean = await startCli('lean', containerd.endpoint, await tempDir('zw-bench-zones-'), LEAN_FLAGS);
-  running.add(lean);
+  const tscRun = await startCli(
+    'default',
+    containerd.endpoint,
+    await tempDir('zw-bench-zones-'),
+    variants.default,
+  );
+  running.add(tscRun);
+  const imageRun = await startCli(
+    'image',
+    containerd.endpoint,
+    await tempDir('zw-bench-zones-'),
+    variants.image,
+  );
+  running.add(imageRun);
   await sleep(5 * settings.intervalMs);
   const idleWindow = Math.max(1, Math.min(20, settings.windowSeconds));
-  const [plainIdleCpu, leanIdleCpu] = await cpuWindow([plain.proc.pid, lean.proc.pid], idleWindow);
+  const wakeupsBefore = [tscRun, imageRun].map((c) => wakeups(c.proc.pid));
+  const [tscIdleCpu, imageIdleCpu] = await cpuWindow([tscRun.proc.pid, imageRun.proc.pid], idleWindow);
+  const [tscWakeups, imageWakeups] = [tscRun, imageRun].map(
+    (c, i) => Math.round(((wakeups(c.proc.pid) - wakeupsBefore[i]) / idleWindow) * 10) / 10,
+  );
   result.idle = {
     cpuWindowSeconds: idleWindow,
-    default: { rssMiB: rssMiB(plain.proc.pid), cpuPercent: plainIdleCpu },
-    lean: { rssMiB: rssMiB(lean.proc.pid), cpuPercent: leanIdleCpu },
+    default: {
+      rssMiB: rssMiB(tscRun.proc.pid),
+      ...rssSplit(tscRun.proc.pid),
+      cpuPercent: tscIdleCpu,
+      wakeupsPerSecond: tscWakeups,
+    },
+    image: {
+      rssMiB: rssMiB(imageRun.proc.pid),
+      ...rssSplit(imageRun.proc.pid),
+      cpuPercent: imageIdleCpu,
+      wakeupsPerSecond: imageWakeups,
+    },
   };
   log(`idle: ${JSON.stringify(result.idle)}`);
 
@@ -268,15 +311,15 @@ try {
   );
   result.runPodSandboxMs = { ...stats(durations), all: undefined, totalSeconds: (Date.now() - began) / 1000 };
   const last = `host-${settings.sandboxes - 1}.ns-${(settings.sandboxes - 1) % 5}.svc`;
-  await Promise.all([plain, lean].map((c) => whenInZone(c.zonesDir, last, 30_000)));
+  await Promise.all([tscRun, imageRun].map((c) => whenInZone(c.zonesDir, last, 30_000)));
   log(`${settings.sandboxes} sandboxes in ${result.runPodSandboxMs.totalSeconds} s, both zones hold them`);
 
   // 3. Ready → record, both CLIs watching; each sample at a random moment of the interval.
-  const latency = { default: [], lean: [] };
+  const latency = { default: [], image: [] };
   for (let index = 0; index < settings.samples; index += 1) {
     await sleep(Math.floor(Math.random() * settings.intervalMs));
     const needle = `late-${index}.late.svc`;
-    const seen = [plain, lean].map((c) => whenInZone(c.zonesDir, needle, 15_000));
+    const seen = [tscRun, imageRun].map((c) => whenInZone(c.zonesDir, needle, 15_000));
     const sandbox = await containerd.runSandbox({
       name: `late-${index}`,
       namespace: 'late',
@@ -284,41 +327,49 @@ try {
     });
     const [atPlain, atLean] = await Promise.all(seen);
     latency.default.push(atPlain - sandbox.readyAtMs);
-    latency.lean.push(atLean - sandbox.readyAtMs);
+    latency.image.push(atLean - sandbox.readyAtMs);
   }
-  result.readyToRecordMs = { default: stats(latency.default), lean: stats(latency.lean) };
+  result.readyToRecordMs = { default: stats(latency.default), image: stats(latency.image) };
   result.totalSandboxes = settings.sandboxes + settings.samples;
   log(`ready → record: ${JSON.stringify(result.readyToRecordMs)}`);
   await sleep(2 * settings.intervalMs);
-  result.loaded = { default: { rssMiB: rssMiB(plain.proc.pid) }, lean: { rssMiB: rssMiB(lean.proc.pid) } };
+  result.loaded = {
+    default: { rssMiB: rssMiB(tscRun.proc.pid) },
+    image: { rssMiB: rssMiB(imageRun.proc.pid) },
+  };
 
   // CPU windows, one watcher at a time so containerd's CPU belongs to it.
-  await stop(lean);
-  const [plainCpu, plainContainerd] = await cpuWindow(
-    [plain.proc.pid, containerdPid],
+  await stop(imageRun);
+  const [tscCpu, tscContainerd] = await cpuWindow([tscRun.proc.pid, containerdPid], settings.windowSeconds);
+  Object.assign(result.loaded.default, {
+    cpuPercent: tscCpu,
+    containerdCpuPercent: tscContainerd,
+    rssAfterWindowMiB: rssMiB(tscRun.proc.pid),
+  });
+  log(`tsc output, Node defaults: ${JSON.stringify(result.loaded.default)}`);
+  await stop(tscRun);
+
+  const image2 = await startCli(
+    'image',
+    containerd.endpoint,
+    await tempDir('zw-bench-zones-'),
+    variants.image,
+  );
+  running.add(image2);
+  await whenInZone(image2.zonesDir, `late-${settings.samples - 1}.late.svc`, 20_000);
+  await sleep(2 * settings.intervalMs);
+  const [imageCpu, imageContainerd] = await cpuWindow(
+    [image2.proc.pid, containerdPid],
     settings.windowSeconds,
   );
-  Object.assign(result.loaded.default, {
-    cpuPercent: plainCpu,
-    containerdCpuPercent: plainContainerd,
-    rssAfterWindowMiB: rssMiB(plain.proc.pid),
-  });
-  log(`default flags, cached: ${JSON.stringify(result.loaded.default)}`);
-  await stop(plain);
-
-  const lean2 = await startCli('lean', containerd.endpoint, await tempDir('zw-bench-zones-'), LEAN_FLAGS);
-  running.add(lean2);
-  await whenInZone(lean2.zonesDir, `late-${settings.samples - 1}.late.svc`, 20_000);
-  await sleep(2 * settings.intervalMs);
-  const [leanCpu, leanContainerd] = await cpuWindow([lean2.proc.pid, containerdPid], settings.windowSeconds);
-  Object.assign(result.loaded.lean, {
-    cpuPercent: leanCpu,
-    containerdCpuPercent: leanContainerd,
-    rssAfterWindowMiB: rssMiB(lean2.proc.pid),
+  Object.assign(result.loaded.image, {
+    cpuPercent: imageCpu,
+    containerdCpuPercent: imageContainerd,
+    rssAfterWindowMiB: rssMiB(image2.proc.pid),
     note: 'restarted after the latency samples (cold start with all sandboxes)',
   });
-  log(`lean flags, cached: ${JSON.stringify(result.loaded.lean)}`);
-  await stop(lean2);
+  log(`node image command: ${JSON.stringify(result.loaded.image)}`);
+  await stop(image2);
 
   // 2. One PodSandboxStatus per sandbox per interval (library child, default flags).
   const naiveDir = await tempDir('zw-bench-zones-');
@@ -354,34 +405,38 @@ result.loadAfter = os.loadavg().map((x) => Math.round(x * 100) / 100);
 
 const met = (ok) => (ok ? 'met' : 'NOT met');
 const r = result;
+const loadedImageMiB = Math.max(r.loaded.image.rssMiB, r.loaded.image.rssAfterWindowMiB);
 const lat = (s) => `${s.min} / ${s.median} / ${s.p90} / ${s.max} ms`;
 result.markdown = [
   '## CRI watcher (issue 4)',
   '',
   `Machine: ${r.machine}; load average ${r.loadBefore.join(' ')} before, ${r.loadAfter.join(' ')} after (2 cores shared with other`,
-  `engineers' work). Date: ${r.date}. Real containerd 1.6 (testkit, own netns, bridge CNI), the real CLI`,
-  '`zonewright cri-watch --interval 2s` (built `dist`), RSS from /proc VmRSS, CPU = utime+stime over the window.',
-  `"lean" = \`node ${LEAN} …/zonewright.js\` (Node 20 refuses --lite-mode in NODE_OPTIONS, so the flags go on the command line). ${r.sandboxes} sandboxes, then ${r.samples} more for the latency samples`,
-  `(${r.totalSandboxes} during the CPU windows of ${r.windowSeconds} s; idle CPU window ${r.idle.cpuWindowSeconds} s).`,
+  `engineers' work). Date: ${r.date}. Real containerd 1.6 (testkit, own netns, bridge CNI), \`zonewright cri-watch --interval 2s\`,`,
+  'RSS from /proc VmRSS, CPU = utime+stime over the window, wakeups = voluntary context switches of the main thread.',
+  `"node image" = the node image's ENTRYPOINT (Dockerfile.cri): \`node ${IMAGE_FLAGS} zonewright.js\` on the bundle from`,
+  '`scripts/bundle.mjs`; "tsc output" = `node packages/cli/bin/zonewright.js` on the `tsc -b` output with Node\'s defaults,',
+  `for comparison. ${r.sandboxes} sandboxes, then ${r.samples} more for the latency samples (${r.totalSandboxes} during the CPU windows of`,
+  `${r.windowSeconds} s; idle CPU window ${r.idle.cpuWindowSeconds} s). Both run side by side in this one run.`,
   '',
-  '| measurement | default Node flags | lean flags |',
+  '| measurement | node image | tsc output, Node defaults |',
   '|---|---:|---:|',
-  `| RSS idle, no sandboxes | ${r.idle.default.rssMiB} MiB | ${r.idle.lean.rssMiB} MiB |`,
-  `| CPU idle, no sandboxes | ${r.idle.default.cpuPercent} % | ${r.idle.lean.cpuPercent} % |`,
-  `| RSS with ${r.totalSandboxes} sandboxes | ${r.loaded.default.rssMiB} MiB (${r.loaded.default.rssAfterWindowMiB} after window) | ${r.loaded.lean.rssMiB} MiB (${r.loaded.lean.rssAfterWindowMiB} after window) |`,
-  `| watcher CPU with ${r.totalSandboxes} sandboxes | ${r.loaded.default.cpuPercent} % | ${r.loaded.lean.cpuPercent} % |`,
-  `| containerd CPU meanwhile | ${r.loaded.default.containerdCpuPercent} % | ${r.loaded.lean.containerdCpuPercent} % |`,
-  `| ready → record, min / median / p90 / max (${r.samples} samples) | ${lat(r.readyToRecordMs.default)} | ${lat(r.readyToRecordMs.lean)} |`,
+  `| RSS idle, no sandboxes | ${r.idle.image.rssMiB} MiB (${mb(r.idle.image.rssMiB)} MB) | ${r.idle.default.rssMiB} MiB (${mb(r.idle.default.rssMiB)} MB) |`,
+  `| of which private (RssAnon) / node binary and other files (RssFile) | ${r.idle.image.anonMiB} / ${r.idle.image.fileMiB} MiB | ${r.idle.default.anonMiB} / ${r.idle.default.fileMiB} MiB |`,
+  `| CPU idle, no sandboxes | ${r.idle.image.cpuPercent} % | ${r.idle.default.cpuPercent} % |`,
+  `| event-loop wakeups idle | ${r.idle.image.wakeupsPerSecond} /s | ${r.idle.default.wakeupsPerSecond} /s |`,
+  `| RSS with ${r.totalSandboxes} sandboxes | ${r.loaded.image.rssMiB} MiB (${r.loaded.image.rssAfterWindowMiB} after window) | ${r.loaded.default.rssMiB} MiB (${r.loaded.default.rssAfterWindowMiB} after window) |`,
+  `| watcher CPU with ${r.totalSandboxes} sandboxes | ${r.loaded.image.cpuPercent} % | ${r.loaded.default.cpuPercent} % |`,
+  `| containerd CPU meanwhile | ${r.loaded.image.containerdCpuPercent} % | ${r.loaded.default.containerdCpuPercent} % |`,
+  `| ready → record, min / median / p90 / max (${r.samples} samples) | ${lat(r.readyToRecordMs.image)} | ${lat(r.readyToRecordMs.default)} |`,
   '',
   `One verbose PodSandboxStatus per sandbox per interval (what smarter-dns does via \`crictl inspectp\`, here in-process,`,
-  `no forks; library child, default flags): watcher ${r.statusEveryInterval.cpuPercent} %, containerd ${r.statusEveryInterval.containerdCpuPercent} %, RSS ${r.statusEveryInterval.rssMiB} MiB.`,
-  `Ratio to the CLI's cached mode (default flags): watcher ×${r.ratioStatusEveryIntervalOverCached.watcher}, containerd ×${r.ratioStatusEveryIntervalOverCached.containerd}, total ×${r.ratioStatusEveryIntervalOverCached.total}.`,
+  `no forks; library child on the tsc output, Node defaults): watcher ${r.statusEveryInterval.cpuPercent} %, containerd ${r.statusEveryInterval.containerdCpuPercent} %, RSS ${r.statusEveryInterval.rssMiB} MiB.`,
+  `Ratio to the CLI's cached mode with the same code and flags (tsc output): watcher ×${r.ratioStatusEveryIntervalOverCached.watcher}, containerd ×${r.ratioStatusEveryIntervalOverCached.containerd}, total ×${r.ratioStatusEveryIntervalOverCached.total}.`,
   `RunPodSandbox: median ${r.runPodSandboxMs.median} ms, max ${r.runPodSandboxMs.max} ms; ${r.sandboxes} in ${r.runPodSandboxMs.totalSeconds} s (4 at a time).`,
   '',
-  'Targets:',
-  `- RSS ≤ ${targets.rssMiB} MB idle: default flags **${met(r.idle.default.rssMiB <= targets.rssMiB)}** (${r.idle.default.rssMiB} MiB); lean flags **${met(r.idle.lean.rssMiB <= targets.rssMiB)}** (${r.idle.lean.rssMiB} MiB).`,
-  `  (RSS is in MiB and compared with 60 as MiB; in SI megabytes the lean idle RSS is ${(r.idle.lean.rssMiB * 1.048576).toFixed(1)} MB.)`,
-  `- CPU ≤ ${targets.cpuPercent} % of one core with ${r.totalSandboxes} sandboxes at 2 s: default flags **${met(r.loaded.default.cpuPercent <= targets.cpuPercent)}** (${r.loaded.default.cpuPercent} %); lean flags **${met(r.loaded.lean.cpuPercent <= targets.cpuPercent)}** (${r.loaded.lean.cpuPercent} %).`,
-  `- Ready → record ≤ ${targets.latencyMs} ms (max of ${r.samples}): default flags **${met(r.readyToRecordMs.default.max <= targets.latencyMs)}** (${r.readyToRecordMs.default.max} ms); lean flags **${met(r.readyToRecordMs.lean.max <= targets.latencyMs)}** (${r.readyToRecordMs.lean.max} ms).`,
+  'Targets (judged on the node image, which is what the DaemonSet runs; 60 MB read as SI megabytes, the stricter reading):',
+  `- RSS ≤ ${targets.rssMB} MB idle: **${met(mb(r.idle.image.rssMiB) <= targets.rssMB)}** (${mb(r.idle.image.rssMiB)} MB = ${r.idle.image.rssMiB} MiB without sandboxes). With ${r.totalSandboxes} sandboxes, the larger of the two image processes: ${mb(loadedImageMiB)} MB = ${loadedImageMiB} MiB (**${met(mb(loadedImageMiB) <= targets.rssMB)}** read as SI megabytes, **${met(loadedImageMiB <= targets.rssMB)}** read as MiB). tsc output with Node defaults: ${mb(r.idle.default.rssMiB)} MB idle.`,
+  `- CPU ≤ ${targets.cpuPercent} % of one core with ${r.totalSandboxes} sandboxes at 2 s: **${met(r.loaded.image.cpuPercent <= targets.cpuPercent)}** (${r.loaded.image.cpuPercent} %; tsc output ${r.loaded.default.cpuPercent} %).`,
+  `- Ready → record ≤ ${targets.latencyMs} ms (max of ${r.samples}): **${met(r.readyToRecordMs.image.max <= targets.latencyMs)}** (${r.readyToRecordMs.image.max} ms; tsc output ${r.readyToRecordMs.default.max} ms).`,
 ].join('\n');
 process.stdout.write(`${JSON.stringify(result)}\n`);
