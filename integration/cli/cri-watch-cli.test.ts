@@ -61,6 +61,19 @@ function expectedFor(pod: RunningSandbox, hostname: string): string[] {
   });
 }
 
+/** Waits for the watcher's /readyz (the first zone is written); a failure shows its output. */
+async function untilReady(port: number, watcher: { output(): string }): Promise<void> {
+  await waitFor(
+    async () =>
+      (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200
+        ? true
+        : undefined,
+    { timeoutMs: 20_000, description: 'cri-watch /readyz' },
+  ).catch((error: unknown) => {
+    throw new Error(`${String(error)}\n${watcher.output()}`);
+  });
+}
+
 beforeAll(async () => {
   netns = await createNetns();
   pauseDir = await mkdtemp(join(tmpdir(), 'zw-cli-pause-'));
@@ -131,16 +144,7 @@ describe('zonewright cri-watch', () => {
       'json',
     ]);
     try {
-      await waitFor(
-        async () =>
-          (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200
-            ? true
-            : undefined,
-        {
-          timeoutMs: 20_000,
-          description: `cri-watch ready\n${watcher.output()}`,
-        },
-      );
+      await untilReady(port, watcher);
       const gateway = pods.get('gateway');
       if (gateway === undefined) throw new Error('gateway missing');
       const removedAt = Date.now();
@@ -258,13 +262,7 @@ describe('the node image entrypoint (bundle + node flags from Dockerfile.cri)', 
       ),
     );
     try {
-      await waitFor(
-        async () =>
-          (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200
-            ? true
-            : undefined,
-        { timeoutMs: 20_000, description: `image cri-watch ready\n${watcher.output()}` },
-      );
+      await untilReady(port, watcher);
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       expect(metrics).toMatch(/zonewright_cri_sandboxes\{state="ready"\} [1-9]/);
       expect(metrics).toMatch(/zonewright_process_nodejs_eventloop_lag_p99_seconds /);

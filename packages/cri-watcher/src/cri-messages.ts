@@ -214,14 +214,19 @@ function decodeMetadata(reader: WireReader): SandboxMetadata {
 
 const NO_METADATA: SandboxMetadata = { name: '', uid: '', namespace: '', attempt: 0 };
 
-/** `PodSandbox` (ListPodSandbox items): id 1, metadata 2, state 3, created_at 4. */
-function decodePodSandbox(reader: WireReader): PodSandboxSummary {
+/**
+ * The fields `PodSandbox` (ListPodSandbox items) and `PodSandboxStatus` share, with the same numbers: id 1,
+ * metadata 2, state 3, created_at 4. `more` reads any other field of the message and returns false for one it
+ * does not know (skipped).
+ */
+function decodeSandboxFields(reader: WireReader, more?: (field: number) => boolean): PodSandboxSummary {
   let id = '';
   let metadata = NO_METADATA;
   let state = SANDBOX_READY;
   let createdAt = 0n;
   while (!reader.done()) {
-    switch (reader.field()) {
+    const field = reader.field();
+    switch (field) {
       case 1:
         id = reader.string();
         break;
@@ -235,7 +240,7 @@ function decodePodSandbox(reader: WireReader): PodSandboxSummary {
         createdAt = reader.int64();
         break;
       default:
-        reader.skip();
+        if (more?.(field) !== true) reader.skip();
     }
   }
   return {
@@ -245,6 +250,8 @@ function decodePodSandbox(reader: WireReader): PodSandboxSummary {
     createdAtMs: nsToMs(createdAt),
   };
 }
+
+const decodePodSandbox = (reader: WireReader): PodSandboxSummary => decodeSandboxFields(reader);
 
 /** `ListPodSandboxResponse { repeated PodSandbox items = 1; }` */
 export function decodeListPodSandboxResponse(buffer: Buffer): PodSandboxSummary[] {
@@ -319,46 +326,17 @@ interface SandboxStatusFields extends PodSandboxSummary {
   readonly networkMode: NamespaceMode;
 }
 
-/** `PodSandboxStatus`: id 1, metadata 2, state 3, created_at 4, network 5, linux 6. */
+/** `PodSandboxStatus`: the shared fields, network 5, linux 6. */
 function decodeSandboxStatus(reader: WireReader): SandboxStatusFields {
-  let id = '';
-  let metadata = NO_METADATA;
-  let state = SANDBOX_READY;
-  let createdAt = 0n;
   let network: NetworkStatus | undefined;
   let networkMode: NamespaceMode = 'pod';
-  while (!reader.done()) {
-    switch (reader.field()) {
-      case 1:
-        id = reader.string();
-        break;
-      case 2:
-        metadata = reader.message('metadata', decodeMetadata);
-        break;
-      case 3:
-        state = reader.int32();
-        break;
-      case 4:
-        createdAt = reader.int64();
-        break;
-      case 5:
-        network = reader.message('network', decodeNetworkStatus);
-        break;
-      case 6:
-        networkMode = reader.message('linux', decodeNetworkMode);
-        break;
-      default:
-        reader.skip();
-    }
-  }
-  return {
-    id,
-    metadata,
-    state: state === SANDBOX_READY ? 'ready' : 'notready',
-    createdAtMs: nsToMs(createdAt),
-    network,
-    networkMode,
-  };
+  const summary = decodeSandboxFields(reader, (field) => {
+    if (field === 5) network = reader.message('network', decodeNetworkStatus);
+    else if (field === 6) networkMode = reader.message('linux', decodeNetworkMode);
+    else return false;
+    return true;
+  });
+  return { ...summary, network, networkMode };
 }
 
 /**
