@@ -59,6 +59,7 @@ const variants = {
 const targets = { rssMB: 60, cpuPercent: 1, latencyMs: settings.intervalMs + 100 };
 const mb = (mib) => Math.round(mib * 1.048576 * 10) / 10;
 const USER_HZ = 100;
+const SETTLE_SECONDS = 30;
 
 const log = (message) =>
   process.stderr.write(`[bench cri ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -333,9 +334,17 @@ try {
   result.totalSandboxes = settings.sandboxes + settings.samples;
   log(`ready → record: ${JSON.stringify(result.readyToRecordMs)}`);
   await sleep(2 * settings.intervalMs);
+  // "Idle with sandboxes": nothing changes for SETTLE_SECONDS, so the garbage of the bursts above is collected.
+  const justAfter = [tscRun, imageRun].map((c) => rssMiB(c.proc.pid));
+  await sleep(SETTLE_SECONDS * 1000);
   result.loaded = {
-    default: { rssMiB: rssMiB(tscRun.proc.pid) },
-    image: { rssMiB: rssMiB(imageRun.proc.pid) },
+    settleSeconds: SETTLE_SECONDS,
+    default: { rssMiB: rssMiB(tscRun.proc.pid), ...rssSplit(tscRun.proc.pid), rssJustAfterMiB: justAfter[0] },
+    image: {
+      rssMiB: rssMiB(imageRun.proc.pid),
+      ...rssSplit(imageRun.proc.pid),
+      rssJustAfterMiB: justAfter[1],
+    },
   };
 
   // CPU windows, one watcher at a time so containerd's CPU belongs to it.
@@ -424,7 +433,9 @@ result.markdown = [
   `| of which private (RssAnon) / node binary and other files (RssFile) | ${r.idle.image.anonMiB} / ${r.idle.image.fileMiB} MiB | ${r.idle.default.anonMiB} / ${r.idle.default.fileMiB} MiB |`,
   `| CPU idle, no sandboxes | ${r.idle.image.cpuPercent} % | ${r.idle.default.cpuPercent} % |`,
   `| event-loop wakeups idle | ${r.idle.image.wakeupsPerSecond} /s | ${r.idle.default.wakeupsPerSecond} /s |`,
-  `| RSS with ${r.totalSandboxes} sandboxes | ${r.loaded.image.rssMiB} MiB (${r.loaded.image.rssAfterWindowMiB} after window) | ${r.loaded.default.rssMiB} MiB (${r.loaded.default.rssAfterWindowMiB} after window) |`,
+  `| RSS with ${r.totalSandboxes} sandboxes, idle ${r.loaded.settleSeconds} s after the last change | ${r.loaded.image.rssMiB} MiB (${mb(r.loaded.image.rssMiB)} MB) | ${r.loaded.default.rssMiB} MiB (${mb(r.loaded.default.rssMiB)} MB) |`,
+  `| of which RssAnon / RssFile | ${r.loaded.image.anonMiB} / ${r.loaded.image.fileMiB} MiB | ${r.loaded.default.anonMiB} / ${r.loaded.default.fileMiB} MiB |`,
+  `| RSS right after the last change; after the CPU window (restarted process) | ${r.loaded.image.rssJustAfterMiB}; ${r.loaded.image.rssAfterWindowMiB} MiB | ${r.loaded.default.rssJustAfterMiB}; ${r.loaded.default.rssAfterWindowMiB} MiB |`,
   `| watcher CPU with ${r.totalSandboxes} sandboxes | ${r.loaded.image.cpuPercent} % | ${r.loaded.default.cpuPercent} % |`,
   `| containerd CPU meanwhile | ${r.loaded.image.containerdCpuPercent} % | ${r.loaded.default.containerdCpuPercent} % |`,
   `| ready → record, min / median / p90 / max (${r.samples} samples) | ${lat(r.readyToRecordMs.image)} | ${lat(r.readyToRecordMs.default)} |`,
@@ -435,7 +446,7 @@ result.markdown = [
   `RunPodSandbox: median ${r.runPodSandboxMs.median} ms, max ${r.runPodSandboxMs.max} ms; ${r.sandboxes} in ${r.runPodSandboxMs.totalSeconds} s (4 at a time).`,
   '',
   'Targets (judged on the node image, which is what the DaemonSet runs; 60 MB read as SI megabytes, the stricter reading):',
-  `- RSS ≤ ${targets.rssMB} MB idle: **${met(mb(r.idle.image.rssMiB) <= targets.rssMB)}** (${mb(r.idle.image.rssMiB)} MB = ${r.idle.image.rssMiB} MiB without sandboxes). With ${r.totalSandboxes} sandboxes, the larger of the two image processes: ${mb(loadedImageMiB)} MB = ${loadedImageMiB} MiB (**${met(mb(loadedImageMiB) <= targets.rssMB)}** read as SI megabytes, **${met(loadedImageMiB <= targets.rssMB)}** read as MiB). tsc output with Node defaults: ${mb(r.idle.default.rssMiB)} MB idle.`,
+  `- RSS ≤ ${targets.rssMB} MB idle: **${met(mb(r.idle.image.rssMiB) <= targets.rssMB)}** (${mb(r.idle.image.rssMiB)} MB = ${r.idle.image.rssMiB} MiB without sandboxes). With ${r.totalSandboxes} sandboxes, idle (the larger of the settled and the restarted process): ${mb(loadedImageMiB)} MB = ${loadedImageMiB} MiB (**${met(mb(loadedImageMiB) <= targets.rssMB)}** read as SI megabytes, **${met(loadedImageMiB <= targets.rssMB)}** read as MiB). tsc output with Node defaults: ${mb(r.idle.default.rssMiB)} MB idle.`,
   `- CPU ≤ ${targets.cpuPercent} % of one core with ${r.totalSandboxes} sandboxes at 2 s: **${met(r.loaded.image.cpuPercent <= targets.cpuPercent)}** (${r.loaded.image.cpuPercent} %; tsc output ${r.loaded.default.cpuPercent} %).`,
   `- Ready → record ≤ ${targets.latencyMs} ms (max of ${r.samples}): **${met(r.readyToRecordMs.image.max <= targets.latencyMs)}** (${r.readyToRecordMs.image.max} ms; tsc output ${r.readyToRecordMs.default.max} ms).`,
 ].join('\n');
