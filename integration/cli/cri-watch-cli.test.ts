@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -171,6 +171,72 @@ describe('zonewright cri-watch', () => {
     } finally {
       await killProcessTree(watcher.pid);
     }
+  });
+
+  it('--unhealthy-after: /healthz answers 503 while zone writes keep failing, 200 after the next good write', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'zw-cli-cri-failing-'));
+    const zoneFile = join(dir, `db.${ORIGIN}`);
+    const port = await freeTcpPort();
+    const watcher = await spawnProcess(process.execPath, [
+      cli,
+      'cri-watch',
+      '--runtime-endpoint',
+      cd().endpoint,
+      '--zones-dir',
+      dir,
+      '--node-ip',
+      NODE_IP,
+      '--interval',
+      '500ms',
+      '--unhealthy-after',
+      '1s',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--log-format',
+      'json',
+    ]);
+    const health = async (): Promise<{ status: number; body: string } | undefined> => {
+      const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+      return response === undefined ? undefined : { status: response.status, body: await response.text() };
+    };
+    let probe: RunningSandbox | undefined;
+    try {
+      await untilReady(port, watcher);
+      expect((await health())?.status).toBe(200);
+      // A directory where the zone file belongs: the next rename into place fails (also for root).
+      await rm(zoneFile);
+      await mkdir(zoneFile);
+      probe = await cd().runSandbox({ name: 'probe-0', namespace: 'edge', hostname: 'probe' });
+      const unhealthy = await waitFor(
+        async () => {
+          const answer = await health();
+          return answer?.status === 503 ? answer : undefined;
+        },
+        { timeoutMs: 20_000, description: '/healthz to answer 503' },
+      );
+      expect(unhealthy.body).toMatch(/^unhealthy: writing zone cluster\.local has failed for \d+ s/);
+      await rm(zoneFile, { recursive: true });
+      await waitFor(async () => ((await health())?.status === 200 ? true : undefined), {
+        timeoutMs: 45_000,
+        description: '/healthz to answer 200 after the next good write',
+      });
+      expect(await readFile(zoneFile, 'utf8')).toContain('probe.edge.svc');
+      await assertZoneValid(ORIGIN, zoneFile);
+    } finally {
+      await killProcessTree(watcher.pid);
+      if (probe !== undefined) await cd().removeSandbox(probe.id);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an --unhealthy-after that is not a duration', async () => {
+    const result = await runCommand(
+      process.execPath,
+      [cli, 'cri-watch', '--once', '--unhealthy-after', 'soon', '--zones-dir', zonesDir],
+      { timeoutMs: 30_000 },
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--unhealthy-after "soon" is not a duration');
   });
 
   it('says which sockets it tried when there is no runtime', async () => {

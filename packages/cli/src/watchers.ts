@@ -106,6 +106,11 @@ export function registerWatcherCommands(cli: Argv): Argv {
             default: 1000,
             describe: 'Longest a change waits for its write while changes keep coming',
           })
+          .option('unhealthy-after', {
+            type: 'string',
+            default: '60s',
+            describe: '/healthz answers 503 once zone writes have failed this long without a break',
+          })
           .option('listen', {
             type: 'string',
             default: ':9180',
@@ -144,6 +149,7 @@ export function registerWatcherCommands(cli: Argv): Argv {
             debounceMs: positiveMs('debounce-ms', args.debounceMs),
             maxDelayMs: positiveMs('max-delay-ms', args.maxDelayMs),
             listen: args.listen,
+            unhealthyAfterMs: duration('unhealthy-after', args.unhealthyAfter),
             kubeconfig: args.kubeconfig,
             allowNonRoutable: args.allowNonRoutable,
             once: args.once,
@@ -253,6 +259,11 @@ export function registerWatcherCommands(cli: Argv): Argv {
             describe: 'Longest a change waits for its write',
           })
           .option('timeout-ms', { type: 'number', default: 5000, describe: 'Deadline of each CRI call' })
+          .option('unhealthy-after', {
+            type: 'string',
+            default: '60s',
+            describe: '/healthz answers 503 once zone writes have failed this long without a break',
+          })
           .option('listen', {
             type: 'string',
             default: ':9181',
@@ -282,6 +293,7 @@ export function registerWatcherCommands(cli: Argv): Argv {
             debounceMs: positiveMs('debounce-ms', args.debounceMs),
             maxDelayMs: positiveMs('max-delay-ms', args.maxDelayMs),
             listen: args.listen,
+            unhealthyAfterMs: duration('unhealthy-after', args.unhealthyAfter),
             once: args.once,
             timeoutMs: positiveMs('timeout-ms', args.timeoutMs),
           },

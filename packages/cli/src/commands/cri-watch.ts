@@ -24,6 +24,8 @@ export interface CriWatchSettings {
   readonly ttl: number;
   readonly debounceMs: number;
   readonly maxDelayMs: number;
+  /** /healthz turns 503 after zone writes failed this long without a break (default 60 s). */
+  readonly unhealthyAfterMs?: number;
   readonly listen: string;
   readonly once: boolean;
   readonly timeoutMs: number;
@@ -122,6 +124,9 @@ export async function runCriWatch(
       zonesDir: settings.zonesDir,
       debounceMs: settings.debounceMs,
       maxDelayMs: settings.maxDelayMs,
+      ...(settings.unhealthyAfterMs === undefined
+        ? {}
+        : { unhealthyAfterWriteFailureMs: settings.unhealthyAfterMs }),
       listen: settings.listen,
       logger,
       metrics,

@@ -37,6 +37,8 @@ export interface MonitorSettings {
   readonly ttl: number;
   readonly debounceMs: number;
   readonly maxDelayMs: number;
+  /** /healthz turns 503 after zone writes failed this long without a break (default 60 s). */
+  readonly unhealthyAfterMs?: number;
   readonly listen: string;
   readonly kubeconfig: string | undefined;
   readonly allowNonRoutable: boolean;
@@ -117,6 +119,9 @@ export async function runMonitor(
     zonesDir: settings.zonesDir,
     debounceMs: settings.debounceMs,
     maxDelayMs: settings.maxDelayMs,
+    ...(settings.unhealthyAfterMs === undefined
+      ? {}
+      : { unhealthyAfterWriteFailureMs: settings.unhealthyAfterMs }),
     listen: settings.listen,
     logger,
     metrics,
