@@ -12,6 +12,7 @@ import {
 import {
   assertZoneValid,
   buildPauseImage,
+  cleanUp,
   createNetns,
   dig,
   startContainerd,
@@ -133,25 +134,18 @@ describe('CRI watcher against a real containerd in a network namespace', () => {
   }, 120_000);
 
   afterAll(async () => {
-    const problems: unknown[] = [];
-    const attempt = async (step: () => Promise<unknown>): Promise<void> => {
-      try {
-        await step();
-      } catch (error) {
-        problems.push(error);
-      }
-    };
-    await attempt(async () => watcher?.stop());
-    runtime?.close();
-    await attempt(async () => reconciler?.stop());
-    await attempt(async () => containerd?.cleanup());
-    await attempt(async () => netns?.delete());
-    for (const dir of [pauseDir, zoneDir]) {
-      if (dir !== undefined) await attempt(() => rm(dir, { recursive: true, force: true }));
-    }
     // The numbers for the bench report.
     console.log(`CRI watcher measurements: ${JSON.stringify(measured, null, 2)}`);
-    if (problems.length > 0) throw new AggregateError(problems, 'cleanup failed');
+    await cleanUp('CRI watcher test', [
+      () => watcher?.stop(),
+      () => runtime?.close(),
+      () => reconciler?.stop(),
+      () => containerd?.cleanup(),
+      () => netns?.delete(),
+      ...[pauseDir, zoneDir].map(
+        (dir) => () => dir === undefined || rm(dir, { recursive: true, force: true }),
+      ),
+    ]);
   }, 120_000);
 
   it('writes an empty but valid zone once the first poll is done', async () => {

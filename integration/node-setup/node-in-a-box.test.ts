@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { CriClient, CriWatcher } from '@zonewright/cri-watcher';
 import { createCommandRunner, ownedPart, parseIptablesSave, runNodeSetup } from '@zonewright/node-setup';
 import type { NodeSetupOptions } from '@zonewright/node-setup';
-import { buildPauseImage, createNetns, startContainerd } from '@zonewright/testkit';
+import { buildPauseImage, cleanUp, createNetns, startContainerd } from '@zonewright/testkit';
 import type { ContainerdHarness, Netns, RunningSandbox } from '@zonewright/testkit';
 import {
   FileZoneStore,
@@ -93,25 +93,17 @@ describe('node in a box: containerd + node-setup + CRI watcher + named', () => {
   }, 180_000);
 
   afterAll(async () => {
-    const problems: unknown[] = [];
-    const attempt = async (step: () => Promise<unknown>): Promise<void> => {
-      try {
-        await step();
-      } catch (error) {
-        problems.push(error);
-      }
-    };
-    named?.stop();
-    await attempt(async () => watcher?.stop());
-    criClient?.close();
-    await attempt(async () => reconciler?.stop());
-    await attempt(async () => containerd?.cleanup());
-    await attempt(async () => netns?.delete());
-    await attempt(() => rm(join('/var/lib/cni/networks', networkName), { recursive: true, force: true }));
-    for (const dir of [pauseDir, workDir])
-      if (dir !== '') await attempt(() => rm(dir, { recursive: true, force: true }));
     console.log(`node in a box measurements: ${JSON.stringify(measured)}`);
-    if (problems.length > 0) throw new AggregateError(problems, 'node-in-a-box cleanup failed');
+    await cleanUp('node in a box', [
+      () => named?.stop(),
+      () => watcher?.stop(),
+      () => criClient?.close(),
+      () => reconciler?.stop(),
+      () => containerd?.cleanup(),
+      () => netns?.delete(),
+      () => rm(join('/var/lib/cni/networks', networkName), { recursive: true, force: true }),
+      ...[pauseDir, workDir].map((dir) => () => dir === '' || rm(dir, { recursive: true, force: true })),
+    ]);
   }, 120_000);
 
   it('node-setup install writes the conflist containerd uses and the redirect', async () => {

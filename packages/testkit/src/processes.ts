@@ -333,3 +333,20 @@ export async function freeTcpPort(): Promise<number> {
     });
   });
 }
+
+/**
+ * Runs every cleanup step in order, also after one of them failed (a test's afterAll must not leave
+ * namespaces, processes or directories behind because an earlier step threw); then throws one AggregateError
+ * naming `what` if any step failed.
+ */
+export async function cleanUp(what: string, steps: readonly (() => unknown)[]): Promise<void> {
+  const problems: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      problems.push(error);
+    }
+  }
+  if (problems.length > 0) throw new AggregateError(problems, `${what}: cleanup failed`);
+}
