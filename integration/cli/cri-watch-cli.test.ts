@@ -61,6 +61,26 @@ function expectedFor(pod: RunningSandbox, hostname: string): string[] {
   });
 }
 
+/** `cri-watch` arguments for a live watcher at a 500 ms interval with its ops server on `port`. */
+function liveArgs(dir: string, port: number, ...extra: string[]): string[] {
+  return [
+    'cri-watch',
+    '--runtime-endpoint',
+    cd().endpoint,
+    '--zones-dir',
+    dir,
+    '--node-ip',
+    NODE_IP,
+    '--interval',
+    '500ms',
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--log-format',
+    'json',
+    ...extra,
+  ];
+}
+
 /** Waits for the watcher's /readyz (the first zone is written); a failure shows its output. */
 async function untilReady(port: number, watcher: { output(): string }): Promise<void> {
   await waitFor(
@@ -127,22 +147,7 @@ describe('zonewright cri-watch', () => {
 
   it('runs live: ready, metrics, and a removed sandbox leaves the zone within two intervals; SIGTERM exits 0', async () => {
     const port = await freeTcpPort();
-    const watcher = await spawnProcess(process.execPath, [
-      cli,
-      'cri-watch',
-      '--runtime-endpoint',
-      cd().endpoint,
-      '--zones-dir',
-      zonesDir,
-      '--node-ip',
-      NODE_IP,
-      '--interval',
-      '500ms',
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--log-format',
-      'json',
-    ]);
+    const watcher = await spawnProcess(process.execPath, [cli, ...liveArgs(zonesDir, port)]);
     try {
       await untilReady(port, watcher);
       const gateway = pods.get('gateway');
@@ -179,21 +184,7 @@ describe('zonewright cri-watch', () => {
     const port = await freeTcpPort();
     const watcher = await spawnProcess(process.execPath, [
       cli,
-      'cri-watch',
-      '--runtime-endpoint',
-      cd().endpoint,
-      '--zones-dir',
-      dir,
-      '--node-ip',
-      NODE_IP,
-      '--interval',
-      '500ms',
-      '--unhealthy-after',
-      '1s',
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--log-format',
-      'json',
+      ...liveArgs(dir, port, '--unhealthy-after', '1s'),
     ]);
     const health = async (): Promise<{ status: number; body: string } | undefined> => {
       const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
@@ -309,24 +300,7 @@ describe('the node image entrypoint (bundle + node flags from Dockerfile.cri)', 
   it('runs live with only JSON lines on stderr (no V8 flag warnings), serves metrics, exits 0 on SIGTERM', async () => {
     const liveDir = await mkdtemp(join(tmpdir(), 'zw-cli-image-zones-'));
     const port = await freeTcpPort();
-    const watcher = await spawnProcess(
-      process.execPath,
-      imageArgs(
-        'cri-watch',
-        '--runtime-endpoint',
-        cd().endpoint,
-        '--zones-dir',
-        liveDir,
-        '--node-ip',
-        NODE_IP,
-        '--interval',
-        '500ms',
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--log-format',
-        'json',
-      ),
-    );
+    const watcher = await spawnProcess(process.execPath, imageArgs(...liveArgs(liveDir, port)));
     try {
       await untilReady(port, watcher);
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
