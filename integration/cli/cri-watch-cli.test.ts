@@ -61,6 +61,22 @@ function expectedFor(pod: RunningSandbox, hostname: string): string[] {
   });
 }
 
+/** `cri-watch --once` arguments: one poll into `dir`, then exit. */
+function onceArgs(dir: string): string[] {
+  return [
+    'cri-watch',
+    '--once',
+    '--runtime-endpoint',
+    cd().endpoint,
+    '--zones-dir',
+    dir,
+    '--node-ip',
+    NODE_IP,
+    '--log-format',
+    'json',
+  ];
+}
+
 /** `cri-watch` arguments for a live watcher at a 500 ms interval with its ops server on `port`. */
 function liveArgs(dir: string, port: number, ...extra: string[]): string[] {
   return [
@@ -113,23 +129,7 @@ afterAll(async () => {
 
 describe('zonewright cri-watch', () => {
   it('--once writes every ready sandbox with its real addresses, hostNetwork pods with the node IP', async () => {
-    const result = await runCommand(
-      process.execPath,
-      [
-        cli,
-        'cri-watch',
-        '--once',
-        '--runtime-endpoint',
-        cd().endpoint,
-        '--zones-dir',
-        zonesDir,
-        '--node-ip',
-        NODE_IP,
-        '--log-format',
-        'json',
-      ],
-      { timeoutMs: 60_000 },
-    );
+    const result = await runCommand(process.execPath, [cli, ...onceArgs(zonesDir)], { timeoutMs: 60_000 });
     expect(result.code).toBe(0);
     const camera = pods.get('camera');
     const gateway = pods.get('gateway');
@@ -250,38 +250,13 @@ describe('the node image entrypoint (bundle + node flags from Dockerfile.cri)', 
   it('--once writes the same zone as the built CLI', async () => {
     const onceDir = await mkdtemp(join(tmpdir(), 'zw-cli-image-zones-'));
     try {
-      const result = await runCommand(
-        process.execPath,
-        imageArgs(
-          'cri-watch',
-          '--once',
-          '--runtime-endpoint',
-          cd().endpoint,
-          '--zones-dir',
-          onceDir,
-          '--node-ip',
-          NODE_IP,
-          '--log-format',
-          'json',
-        ),
-        { timeoutMs: 60_000 },
-      );
+      const result = await runCommand(process.execPath, imageArgs(...onceArgs(onceDir)), {
+        timeoutMs: 60_000,
+      });
       expect(result.code).toBe(0);
-      const reference = await runCommand(
-        process.execPath,
-        [
-          cli,
-          'cri-watch',
-          '--once',
-          '--runtime-endpoint',
-          cd().endpoint,
-          '--zones-dir',
-          zonesDir,
-          '--node-ip',
-          NODE_IP,
-        ],
-        { timeoutMs: 60_000 },
-      );
+      const reference = await runCommand(process.execPath, [cli, ...onceArgs(zonesDir)], {
+        timeoutMs: 60_000,
+      });
       expect(reference.code).toBe(0);
       const records = async (dir: string): Promise<string[]> =>
         parseZone(await readFile(join(dir, `db.${ORIGIN}`), 'utf8'), { origin: ORIGIN })
