@@ -6,7 +6,7 @@
 // packages go to *.LEGAL.txt next to the output files.
 //
 //   node scripts/bundle.mjs [--out DIR] [--quiet]
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -63,11 +63,7 @@ const result = await build({
     js: "import { createRequire as __zwCreateRequire } from 'node:module'; const require = __zwCreateRequire(import.meta.url);",
   },
 });
-const cliPackage = JSON.parse(
-  await import('node:fs/promises').then((fs) =>
-    fs.readFile(path.join(root, 'packages/cli/package.json'), 'utf8'),
-  ),
-);
+const cliPackage = JSON.parse(await readFile(path.join(root, 'packages/cli/package.json'), 'utf8'));
 await writeFile(
   path.join(outdir, 'package.json'),
   `${JSON.stringify({ name: 'zonewright-bundle', version: cliPackage.version, private: true, type: 'module' }, null, 2)}\n`,
