@@ -52,6 +52,13 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** `--unhealthy-after`, the same for every long-running watcher. */
+const UNHEALTHY_AFTER_OPTION = {
+  type: 'string',
+  default: '60s',
+  describe: '/healthz answers 503 once zone writes have failed this long without a break',
+} as const;
+
 /** Registers the long-running and one-shot watcher commands (monitor, render, cri-watch, node-setup). */
 export function registerWatcherCommands(cli: Argv): Argv {
   return cli
@@ -106,11 +113,7 @@ export function registerWatcherCommands(cli: Argv): Argv {
             default: 1000,
             describe: 'Longest a change waits for its write while changes keep coming',
           })
-          .option('unhealthy-after', {
-            type: 'string',
-            default: '60s',
-            describe: '/healthz answers 503 once zone writes have failed this long without a break',
-          })
+          .option('unhealthy-after', UNHEALTHY_AFTER_OPTION)
           .option('listen', {
             type: 'string',
             default: ':9180',
@@ -259,11 +262,7 @@ export function registerWatcherCommands(cli: Argv): Argv {
             describe: 'Longest a change waits for its write',
           })
           .option('timeout-ms', { type: 'number', default: 5000, describe: 'Deadline of each CRI call' })
-          .option('unhealthy-after', {
-            type: 'string',
-            default: '60s',
-            describe: '/healthz answers 503 once zone writes have failed this long without a break',
-          })
+          .option('unhealthy-after', UNHEALTHY_AFTER_OPTION)
           .option('listen', {
             type: 'string',
             default: ':9181',

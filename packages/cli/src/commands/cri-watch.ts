@@ -124,9 +124,7 @@ export async function runCriWatch(
       zonesDir: settings.zonesDir,
       debounceMs: settings.debounceMs,
       maxDelayMs: settings.maxDelayMs,
-      ...(settings.unhealthyAfterMs === undefined
-        ? {}
-        : { unhealthyAfterWriteFailureMs: settings.unhealthyAfterMs }),
+      unhealthyAfterWriteFailureMs: settings.unhealthyAfterMs,
       listen: settings.listen,
       logger,
       metrics,

@@ -119,9 +119,7 @@ export async function runMonitor(
     zonesDir: settings.zonesDir,
     debounceMs: settings.debounceMs,
     maxDelayMs: settings.maxDelayMs,
-    ...(settings.unhealthyAfterMs === undefined
-      ? {}
-      : { unhealthyAfterWriteFailureMs: settings.unhealthyAfterMs }),
+    unhealthyAfterWriteFailureMs: settings.unhealthyAfterMs,
     listen: settings.listen,
     logger,
     metrics,
