@@ -46,16 +46,11 @@ export class WireReader {
     return this.pos >= this.end;
   }
 
-  /** The wire type of the field {@link field} returned last. */
-  get wireType(): number {
-    return this.currentWireType;
-  }
-
   private fail(what: string, at = this.pos): never {
     throw new WireFormatError(`${this.messageName}: ${what} at byte ${at}`);
   }
 
-  /** Reads the next tag; returns the field number (the wire type is in {@link wireType}). */
+  /** Reads the next tag; returns the field number (its wire type decides which reads are allowed next). */
   field(): number {
     const at = this.pos;
     const tag = this.varint32();
