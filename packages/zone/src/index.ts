@@ -8,6 +8,7 @@ export * from './logger.js';
 export * from './model.js';
 export * from './names.js';
 export * from './parse.js';
+export * from './plan.js';
 export * from './reconciler.js';
 export * from './render.js';
 export * from './serial.js';

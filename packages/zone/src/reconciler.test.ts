@@ -8,7 +8,8 @@ import { ZoneStoreError } from './errors.js';
 import { silentLogger } from './logger.js';
 import type { ClaimedRecord } from './model.js';
 import { parseZone } from './parse.js';
-import { Reconciler, recoverSerial, type ReconcilerObserver, type WriteInfo } from './reconciler.js';
+import { Reconciler, type ReconcilerObserver, type WriteInfo } from './reconciler.js';
+import { recoverSerial } from './render.js';
 import { FileZoneStore, type ZoneStore } from './store.js';
 
 class MemoryStore implements ZoneStore {
