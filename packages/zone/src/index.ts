@@ -1,5 +1,6 @@
 export * from './addresses.js';
 export * from './assemble.js';
+export * from './backoff.js';
 export * from './check.js';
 export * from './clock.js';
 export * from './config.js';
