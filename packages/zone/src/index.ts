@@ -1,3 +1,4 @@
+export * from './atomic-file.js';
 export * from './addresses.js';
 export * from './assemble.js';
 export * from './check.js';
