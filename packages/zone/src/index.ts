@@ -5,6 +5,7 @@ export * from './check.js';
 export * from './clock.js';
 export * from './config.js';
 export * from './errors.js';
+export * from './guards.js';
 export * from './logger.js';
 export * from './model.js';
 export * from './names.js';
