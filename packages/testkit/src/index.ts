@@ -1,4 +1,5 @@
 export * from './processes.js';
+export * from './manual-clock.js';
 export * from './dig.js';
 export * from './dns-tools.js';
 export * from './named.js';

@@ -3,7 +3,8 @@ import * as fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ZoneStoreError } from './errors.js';
-import { FileZoneStore, isTempFileName, type StoreFileSystem } from './store.js';
+import { isTempFileName } from './atomic-file.js';
+import { FileZoneStore, type StoreFileSystem } from './store.js';
 
 let directory: string;
 
