@@ -11,7 +11,7 @@ import { describeChange, diffRuleset, parseIptablesSave, renderRestoreScript } f
 import type { IptablesRuleset, RulesetChange } from './dns-redirect-plan.js';
 import type { IptablesBackendChoice } from './options.js';
 import { parseBridgeState, planBridge, planBridgeRemoval, type BridgeCurrent } from './bridge-plan.js';
-import type { Logger } from '@zonewright/zone';
+import { makeDirectory, type Logger } from '@zonewright/zone';
 
 export interface CommandResult {
   /** null when the process was killed by a signal. */
@@ -67,7 +67,7 @@ export interface NodeSetupFs {
   writeFile(path: string, data: string | Uint8Array, options?: { mode?: number }): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
-  mkdir(path: string, options: { recursive: true }): Promise<string | undefined>;
+  mkdir(path: string): Promise<unknown>;
   readdir(path: string): Promise<string[]>;
 }
 
@@ -289,7 +289,7 @@ export async function writeFileAtomic(
   data: string | Uint8Array,
   mode = 0o644,
 ): Promise<void> {
-  await fs.mkdir(dirname(path), { recursive: true });
+  await makeDirectory((directory) => fs.mkdir(directory), dirname(path));
   // The temp name ends in neither .conf nor .conflist nor .json, so no CNI runtime or resolved loads it.
   const temp = join(
     dirname(path),
