@@ -69,7 +69,8 @@ fi
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 [[ -f "$keyring" ]] || die "$keyring is missing (debian-archive-keyring)"
 
-mkdir -p "$cache_root"
+mkdir -p "$cache_root" 2>/dev/null && [[ -w "$cache_root" ]] ||
+  die "cannot write the cache directory $cache_root (run as root, or set ZONEWRIGHT_CACHE_DIR)"
 work="$(mktemp -d "$cache_root/build.XXXXXX")"
 cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
@@ -85,6 +86,8 @@ apt_options=(
   -o "Dir::State::Lists=$apt_dir/lists"
   -o "Dir::Cache=$apt_dir/cache"
   -o "Debug::NoLocking=true"
+  # The private directories belong to root; apt's _apt user could not write them.
+  -o "APT::Sandbox::User=root"
 )
 log "apt-get update (private lists; deb-src $mirror bookworm main)"
 apt-get "${apt_options[@]}" -qq update || die 'apt-get update of the private source list failed'

@@ -32,6 +32,7 @@ describeWithKubeApiServer(
       await createNamespace(cluster.api, 'apps');
     }, 120_000);
     afterEach(async () => {
+      if (process.env['ZW_DEBUG'] && monitor) console.log(monitor.process.output());
       await monitor?.stop();
       monitor = undefined;
     });
@@ -67,7 +68,7 @@ describeWithKubeApiServer(
       const compactedAt = await api.compact();
       expect(compactedAt).toBeGreaterThan(0);
 
-      const { downMs } = await api.restart({ graceMs: 2000 });
+      const restart = await api.restart({ graceMs: 2000 });
       const answeredAt = Date.now();
       await deleteVmi(api, 'old', 'apps');
       await setVmiAddresses(api, 'stay', 'apps', ['192.0.2.9']);
@@ -77,7 +78,7 @@ describeWithKubeApiServer(
         30_000,
       );
       console.log(
-        `compacted at revision ${compactedAt}; API down ${downMs} ms; change -> zone ${seenAt - answeredAt} ms`,
+        `compacted at revision ${compactedAt}; API down ${restart.downMs} ms (ready ${restart.readyMs} ms after the start); change -> zone ${seenAt - answeredAt} ms`,
       );
       await assertZoneValid(ORIGIN, monitor.zoneFile);
 

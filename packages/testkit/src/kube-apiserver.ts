@@ -63,7 +63,7 @@ export function kubeApiServerAvailability(
 ): KubeApiServerAvailability {
   const configured = env[KUBE_APISERVER_ENV];
   const how =
-    'build it with scripts/build-kube-apiserver.sh (about 15 minutes once; cached in ' +
+    'build it with scripts/build-kube-apiserver.sh (12-30 minutes once on 2 cores; cached in ' +
     `${cachedKubeApiServerPath(env)}) or point ${KUBE_APISERVER_ENV} at a kube-apiserver binary`;
   let result: KubeApiServerAvailability;
   if (configured !== undefined && configured !== '') {
@@ -123,9 +123,11 @@ export interface KubeApiServer {
   serviceAccountToken(namespace: string, name: string, expirationSeconds?: number): Promise<string>;
   /**
    * Stops kube-apiserver (SIGTERM; SIGKILL after `graceMs`, default 15 s) and starts it again on the same
-   * port with the same etcd, certificates and keys; resolves once it is ready. Returns how long it was gone.
+   * port with the same etcd, certificates and keys; resolves once it is ready. Returns how long each step took.
    */
-  restart(options?: { readonly graceMs?: number; readonly downMs?: number }): Promise<{ downMs: number }>;
+  restart(options?: { readonly graceMs?: number; readonly downMs?: number }): Promise<KubeApiServerRestart>;
+  /** How long the first start took. */
+  readonly startTimings: KubeApiServerStartTimings;
   /** Runs the real `kubectl` (KUBECTL or PATH) with an admin kubeconfig; never throws on its exit code. */
   kubectl(args: readonly string[]): Promise<RunResult>;
   /** `etcdctl compact` at etcd's current revision (history before it is gone); returns that revision. */
@@ -135,6 +137,20 @@ export interface KubeApiServer {
   /** kube-apiserver's output (most recent part, across restarts). */
   output(): string;
   etcdOutput(): string;
+}
+
+export interface KubeApiServerStartTimings {
+  /** From spawn until the server first answered HTTP (any status: it serves requests before it is ready). */
+  readonly answeredMs: number;
+  /** From spawn until ready (/readyz 200 and RBAC decisions served). */
+  readonly readyMs: number;
+}
+
+export interface KubeApiServerRestart extends KubeApiServerStartTimings {
+  /** From SIGTERM until the old process was gone. */
+  readonly stopMs: number;
+  /** From SIGTERM until the new process was ready. */
+  readonly downMs: number;
 }
 
 export interface KubeApiServerFiles {
@@ -361,6 +377,18 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     if (!availability.available) throw new KubeApiServerMissingError(availability.reason);
     binary = availability.binary;
   }
+  // Ports come from the kernel a moment before use; another test may take one first: try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(binary, options);
+    } catch (error) {
+      const portTaken = error instanceof KubeApiServerError && /address already in use/.test(error.message);
+      if (!portTaken || attempt === 3) throw error;
+    }
+  }
+}
+
+async function startOnce(binary: string, options: KubeApiServerOptions): Promise<KubeApiServer> {
   const startTimeoutMs = options.startTimeoutMs ?? 90_000;
   const directory = await mkdtemp(join(tmpdir(), 'zw-kube-apiserver-'));
   const suffix = randomBytes(4).toString('hex');
@@ -464,7 +492,9 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
         req.end(payload);
       });
 
-    const launch = async (): Promise<SpawnedProcess> => {
+    const launch = async (): Promise<KubeApiServerStartTimings> => {
+      const spawnedAt = Date.now();
+      let answeredAt: number | undefined;
       const started = await spawnProcess(binary, args, {
         cwd: directory,
         maxOutputBytes: 512 * 1024,
@@ -480,7 +510,9 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
           if (exited !== undefined)
             throw new KubeApiServerError(`kube-apiserver ${exited}`, started.output());
           try {
-            if ((await send('GET', '/readyz')).status !== 200) return undefined;
+            const readyz = await send('GET', '/readyz');
+            answeredAt ??= Date.now();
+            if (readyz.status !== 200) return undefined;
             // RBAC's informer cache has synced once discovery (bound to system:authenticated) is allowed.
             return (await send('GET', '/apis', undefined, probeToken)).status === 200 ? true : undefined;
           } catch {
@@ -489,9 +521,10 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
         },
         { timeoutMs: startTimeoutMs, intervalMs: 100, description: `kube-apiserver on ${url} to be ready` },
       );
-      return started;
+      const readyAt = Date.now();
+      return { answeredMs: (answeredAt ?? readyAt) - spawnedAt, readyMs: readyAt - spawnedAt };
     };
-    await launch();
+    const firstStart = await launch();
     await writeFile(adminKubeconfig, kubeconfigText(url, caPem, adminToken), { mode: 0o600 });
 
     let stopped = false;
@@ -523,6 +556,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       adminToken,
       directory,
       etcdUrl,
+      startTimings: firstStart,
       pid: () =>
         apiserver !== undefined && describeExit(apiserver) === undefined ? apiserver.pid : undefined,
       etcdPid: () => etcdProcess.pid,
@@ -551,11 +585,12 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
         if (previous !== undefined) {
           await killProcessTree(previous.pid, { graceMs: restartOptions.graceMs ?? 15_000 });
         }
+        const stopMs = Date.now() - goneAt;
         if (restartOptions.downMs !== undefined) {
           await new Promise((resolve) => setTimeout(resolve, restartOptions.downMs));
         }
-        await launch();
-        return { downMs: Date.now() - goneAt };
+        const timings = await launch();
+        return { ...timings, stopMs, downMs: Date.now() - goneAt };
       },
       async kubectl(kubectlArgs) {
         return runCommand(
