@@ -1,6 +1,7 @@
 import {
   FileZoneStore,
   Reconciler,
+  StalenessLog,
   systemClock,
   type Clock,
   type Logger,
@@ -82,6 +83,17 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
     observer: metrics.observer(config.origin),
   });
   const sources = options.createSources(reconciler, metrics);
+  metrics.trackStaleness(
+    () => reconciler.status(),
+    () => clock.now(),
+  );
+  // Logs when the zone falls behind its sources (a source down, writes failing) and when it is current again.
+  const staleness = new StalenessLog({ origin: config.origin, logger });
+  let stalenessTimer: unknown;
+  const checkStaleness = (): void => {
+    staleness.update(clock.now(), reconciler.status());
+    stalenessTimer = clock.setTimeout(checkStaleness, 1000);
+  };
   const server = await startOpsServer({
     listen: options.once ? '' : options.listen,
     registry: metrics.registry,
@@ -115,12 +127,14 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
       maxDelayMs: options.maxDelayMs,
     });
     for (const source of sources) await source.start();
+    if (!options.once) checkStaleness();
     if (options.once) {
       await Promise.race([reconciler.whenReady(), stopped]);
     } else {
       await stopped;
     }
   } finally {
+    if (stalenessTimer !== undefined) clock.clearTimeout(stalenessTimer);
     for (const source of [...sources].reverse()) await source.stop();
     await reconciler.stop();
     await server?.close();
