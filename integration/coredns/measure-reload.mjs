@@ -35,7 +35,10 @@ function zoneText(serial, generations) {
   ];
   for (let index = 0; index < vmis; index++) {
     const ip = address(index, generations.get(index) ?? 0);
-    lines.push(`vm-${index}.tenant-${index % 50} IN A ${ip}`, `nic1.vm-${index}.tenant-${index % 50} IN A ${ip}`);
+    lines.push(
+      `vm-${index}.tenant-${index % 50} IN A ${ip}`,
+      `nic1.vm-${index}.tenant-${index % 50} IN A ${ip}`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -53,7 +56,8 @@ function firstAddress(packet, questionLength) {
   if (packet.length < 12 || packet.readUInt16BE(6) === 0) return undefined;
   let offset = 12 + questionLength;
   // The answer's owner name: labels (CoreDNS does not compress it) or a pointer.
-  while (offset < packet.length && packet[offset] !== 0 && packet[offset] < 0xc0) offset += packet[offset] + 1;
+  while (offset < packet.length && packet[offset] !== 0 && packet[offset] < 0xc0)
+    offset += packet[offset] + 1;
   offset += packet[offset] >= 0xc0 ? 2 : 1;
   const rdata = offset + 10;
   if (packet.length < rdata + 4) return undefined;
@@ -102,7 +106,12 @@ try {
   };
   write();
   for (const [index, reload] of reloads.entries()) {
-    const server = await startCoreDns({ corefile: 'monitor', zonesDirectory: dirs[index], reload, timeoutMs: 60_000 });
+    const server = await startCoreDns({
+      corefile: 'monitor',
+      zonesDirectory: dirs[index],
+      reload,
+      timeoutMs: 60_000,
+    });
     servers.push(server);
     await server.waitForSerial(origin, serial);
   }
@@ -125,7 +134,8 @@ try {
         for (;;) {
           const got = await ask(sockets[which], server.ports.dns, packet);
           if (got === expected) break;
-          if (performance.now() - written > 20_000) throw new Error(`reload ${reloads[which]}: no answer in 20 s`);
+          if (performance.now() - written > 20_000)
+            throw new Error(`reload ${reloads[which]}: no answer in 20 s`);
           await new Promise((resolve) => setTimeout(resolve, 5));
         }
         results[which].push(performance.now() - written);
@@ -136,11 +146,15 @@ try {
   for (const socket of sockets) socket.close();
   console.log(`zone: ${vmis} VMIs (${2 * vmis + 2} A records), ${samples} samples, all CoreDNS side by side`);
   console.log(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
-  console.log('reload   p50 ms   p95 ms   p99 ms   max ms   CoreDNS CPU ms per change (incl. the polling queries)');
+  console.log(
+    'reload   p50 ms   p95 ms   p99 ms   max ms   CoreDNS CPU ms per change (incl. the polling queries)',
+  );
   for (const [which, reload] of reloads.entries()) {
     const sorted = [...results[which]].sort((a, b) => a - b);
     const row = [50, 95, 99, 100].map((p) => percentile(sorted, p).toFixed(0).padStart(8));
-    console.log(`${reload.padEnd(7)}${row.join(' ')} ${((cpuPerChange[which] * 10) / samples).toFixed(0).padStart(8)}`);
+    console.log(
+      `${reload.padEnd(7)}${row.join(' ')} ${((cpuPerChange[which] * 10) / samples).toFixed(0).padStart(8)}`,
+    );
   }
   const before = servers.map((server) => cpuTicks(server.pid));
   const idleSeconds = 30;
@@ -148,7 +162,9 @@ try {
   const after = servers.map((server) => cpuTicks(server.pid));
   console.log(`idle CPU over ${idleSeconds} s (no change, no query), % of one core:`);
   for (const [which, reload] of reloads.entries())
-    console.log(`${reload.padEnd(7)}${(((after[which] - before[which]) / 100 / idleSeconds) * 100).toFixed(2).padStart(8)} %`);
+    console.log(
+      `${reload.padEnd(7)}${(((after[which] - before[which]) / 100 / idleSeconds) * 100).toFixed(2).padStart(8)} %`,
+    );
 } finally {
   for (const server of servers) await server.stop();
   rmSync(root, { recursive: true, force: true });
