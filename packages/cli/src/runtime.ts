@@ -82,6 +82,12 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
   const store = new FileZoneStore(options.zonesDir);
   const clock = options.clock ?? systemClock;
   const unhealthyAfterMs = options.unhealthyAfterWriteFailureMs ?? DEFAULT_UNHEALTHY_AFTER_WRITE_FAILURE_MS;
+  const observer = metrics.observer(config.origin);
+  let failOnce: (error: Error) => void = () => undefined;
+  const onceFailed = new Promise<never>((_resolve, reject) => {
+    failOnce = reject;
+  });
+  onceFailed.catch(() => undefined); // raced below; never an unhandled rejection
   const reconciler = new Reconciler({
     config,
     store,
@@ -89,7 +95,14 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
     logger,
     debounceMs: options.debounceMs,
     maxDelayMs: options.maxDelayMs,
-    observer: metrics.observer(config.origin),
+    observer: {
+      ...observer,
+      onWriteError: (error) => {
+        observer.onWriteError?.(error);
+        // --once has no one to retry for: the first failed (or refused) write ends the command with its error.
+        if (options.once) failOnce(error);
+      },
+    },
   });
   const sources = options.createSources(reconciler, metrics);
   // Stop requests are honoured from here on, at every stage: starting, listing, writing, backing off.
@@ -175,7 +188,7 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
       await unlessStopped(starting);
     }
     if (!stopping) {
-      if (options.once) await Promise.race([reconciler.whenReady(), stopped]);
+      if (options.once) await Promise.race([reconciler.whenReady(), stopped, onceFailed]);
       else await stopped;
     }
   } finally {
