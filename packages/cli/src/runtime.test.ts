@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import * as fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { ManualClock } from '@zonewright/testkit';
 import {
   defaultZoneConfig,
-  ManualClock,
   silentLogger,
   type ClaimedRecord,
   type Reconciler,

@@ -3,7 +3,8 @@ import * as fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ZoneStoreError } from './errors.js';
-import { FileZoneStore, isTempFileName, makeDirectory, type StoreFileSystem } from './store.js';
+import { isTempFileName } from './atomic-file.js';
+import { FileZoneStore, makeDirectory, type StoreFileSystem } from './store.js';
 
 let directory: string;
 
@@ -41,6 +42,24 @@ describe('FileZoneStore', () => {
     expect(temps[0]).not.toMatch(/db\./);
     expect(await fs.readdir(directory)).toEqual(['db.db.example.com']);
   });
+
+  it('never names a temp file with "db." in it, over a thousand names', async () => {
+    // With a lower-case hex random part, one name in 256 ended in `db.tmp` (seen in a test run).
+    const seen: string[] = [];
+    const refusing: StoreFileSystem = {
+      ...fs,
+      open: ((file: string) => {
+        seen.push(path.basename(file));
+        return Promise.reject(new Error('refused by the test'));
+      }) as typeof fs.open,
+    };
+    const store = new FileZoneStore(directory, refusing);
+    for (let index = 0; index < 1000; index++) {
+      await expect(store.write('vm.example.com', 'x\n')).rejects.toThrow('refused by the test');
+    }
+    expect(seen.filter(isTempFileName)).toHaveLength(1000);
+    expect(seen.filter((name) => name.includes('db.'))).toEqual([]);
+  }, 30_000);
 
   it('leaves the old file untouched and no temp file behind when the rename fails', async () => {
     await new FileZoneStore(directory).write('vm', 'good\n');

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
 import path from 'node:path';
+import { isTempFileName, writeFileAtomic } from './atomic-file.js';
 import { ZoneStoreError } from './errors.js';
 import { zoneFileName } from './names.js';
 
@@ -20,17 +20,6 @@ export interface StoreFileSystem {
   unlink: typeof nodeFs.unlink;
   readdir: typeof nodeFs.readdir;
   mkdir: typeof nodeFs.mkdir;
-}
-
-/**
- * Temp files are named `.zonewright-<pid>-<random>.tmp`: they never contain `db.`, so CoreDNS's `auto`
- * plugin (which matches base names with an unanchored regexp, recursively) never loads a half-written file.
- */
-const TEMP_PREFIX = '.zonewright-';
-const TEMP_SUFFIX = '.tmp';
-
-export function isTempFileName(name: string): boolean {
-  return name.startsWith(TEMP_PREFIX) && name.endsWith(TEMP_SUFFIX);
 }
 
 function isNotFound(error: unknown): boolean {
@@ -114,30 +103,9 @@ export class FileZoneStore implements ZoneStore {
 
   async write(origin: string, text: string): Promise<void> {
     const target = this.pathOf(origin);
-    const temp = path.join(
-      this.directory,
-      `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`,
-    );
-    let created = false;
     try {
-      const handle = await this.fs.open(temp, 'wx', 0o644);
-      created = true;
-      try {
-        await handle.writeFile(text, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await this.fs.rename(temp, target);
-      created = false;
-      const directory = await this.fs.open(this.directory, 'r');
-      try {
-        await directory.sync();
-      } finally {
-        await directory.close();
-      }
+      await writeFileAtomic(target, text, { fs: this.fs });
     } catch (error) {
-      if (created) await this.fs.unlink(temp).catch(() => undefined);
       throw new ZoneStoreError(`cannot write ${target}: ${(error as Error).message}`, {
         cause: error,
         transient: true,
