@@ -1,4 +1,5 @@
 import {
+  Backoff,
   FileZoneStore,
   Reconciler,
   systemClock,
@@ -61,10 +62,6 @@ export function writeFailureProblem(
     `(since ${new Date(since).toISOString()}): ${status.lastWriteError ?? 'unknown error'}`
   );
 }
-
-/** First and longest wait between attempts to prepare the zones directory of a long-running watcher. */
-export const START_RETRY_MIN_MS = 500;
-export const START_RETRY_MAX_MS = 30_000;
 
 function isTransient(error: unknown): boolean {
   return (error as { transient?: unknown } | undefined)?.transient === true;
@@ -156,7 +153,9 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
   });
   if (server !== undefined) options.onListening?.(server);
   try {
-    for (let attempt = 0; !stopping; attempt += 1) {
+    // The zones directory is retried like everything else: capped exponential backoff (0.5 s … 30 s, jittered).
+    const startBackoff = new Backoff();
+    while (!stopping) {
       try {
         if (!(await unlessStopped(reconciler.start()))) break;
         if (startFailure !== undefined) logger.info(`zone directory ${options.zonesDir} usable again`);
@@ -166,7 +165,7 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
         if (options.once || !isTransient(error)) throw error;
         const message = (error as Error).message;
         startFailure = { sinceMs: startFailure?.sinceMs ?? clock.now(), error: message };
-        const delayMs = Math.min(START_RETRY_MAX_MS, START_RETRY_MIN_MS * 2 ** Math.min(attempt, 16));
+        const delayMs = startBackoff.next();
         logger.error(`${message}; retrying in ${delayMs} ms`);
         let timer: unknown;
         await unlessStopped(new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, delayMs))));
