@@ -229,7 +229,9 @@ describe('zonewright cri-watch', () => {
       { timeoutMs: 30_000 },
     );
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('--unhealthy-after "soon" is not a duration');
+    expect(result.stderr).toBe(
+      'zonewright: invalid --unhealthy-after "soon": expected a duration 1s-24h (e.g. 200ms, 2s, 1m)\n',
+    );
   });
 
   it('says which sockets it tried when there is no runtime', async () => {

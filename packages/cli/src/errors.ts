@@ -7,3 +7,8 @@ export class UsageError extends Error {
 export class ProblemsFoundError extends Error {
   override readonly name = 'ProblemsFoundError';
 }
+
+/** The command line itself is wrong (unknown command or flag, missing positional): yargs said so. */
+export class CommandLineError extends UsageError {
+  override readonly name: string = 'CommandLineError';
+}

@@ -2,14 +2,9 @@ import yargs, { type Argv } from 'yargs';
 import { ZoneError } from '@zonewright/zone';
 import { runCheck } from './commands/check.js';
 import { runInspect } from './commands/inspect.js';
-import { ProblemsFoundError, UsageError } from './errors.js';
+import { CommandLineError, ProblemsFoundError, UsageError } from './errors.js';
 import { booleanFlags, CHECK_OPTIONS, GLOBAL_OPTIONS, INSPECT_OPTIONS } from './config/command-options.js';
-import {
-  InvalidOptionValueError,
-  normalizeBooleanFlags,
-  resolveOptions,
-  type Environment,
-} from './config/option-table.js';
+import { normalizeBooleanFlags, resolveOptions, type Environment } from './config/option-table.js';
 import { declareOptions } from './config/yargs-options.js';
 import { registerWatcherCommands } from './watchers.js';
 
@@ -89,7 +84,7 @@ export function buildCli(argv: readonly string[], env: Environment = process.env
     .version()
     .wrap(Math.min(120, process.stdout.columns || 100))
     .fail((message, error) => {
-      throw error ?? new UsageError(message);
+      throw error ?? new CommandLineError(message);
     });
 }
 
@@ -110,7 +105,16 @@ function isOperationalError(error: unknown): error is Error {
   return error.constructor !== Error || 'code' in error;
 }
 
-/** Runs the CLI; the only place that decides exit codes (0 ok, 1 problems or failure, 2 usage). */
+/** Error messages are printed as one line, whatever the library put into them. */
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/**
+ * Runs the CLI; the only place that decides exit codes: 0 ok; 1 problems found, or the environment failed (a
+ * zones directory that cannot be used, no CRI runtime, a failed write with --once); 2 bad usage or a bad value
+ * (an option, an input file), always one line naming it.
+ */
 export async function main(argv: readonly string[]): Promise<void> {
   // `zonewright inspect /zones | head`: a closed pipe ends the output quietly instead of with a stack trace.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -120,18 +124,18 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     await buildCli(argv).parseAsync();
   } catch (error) {
-    if (error instanceof InvalidOptionValueError) {
-      // One line: the option (flag or env variable), the value, what is allowed.
-      process.stderr.write(`zonewright: ${error.message}\n`);
-      process.exitCode = 2;
-    } else if (error instanceof ProblemsFoundError) {
-      process.stderr.write(`zonewright: ${error.message}\n`);
+    if (error instanceof ProblemsFoundError) {
+      process.stderr.write(`zonewright: ${oneLine(error.message)}\n`);
       process.exitCode = 1;
+    } else if (error instanceof CommandLineError) {
+      process.stderr.write(`zonewright: ${oneLine(error.message)}\nRun 'zonewright --help' for usage.\n`);
+      process.exitCode = 2;
     } else if (error instanceof UsageError) {
-      process.stderr.write(`zonewright: ${error.message}\nRun 'zonewright --help' for usage.\n`);
+      // A bad value (an option, an input file, a kubeconfig): one line.
+      process.stderr.write(`zonewright: ${oneLine(error.message)}\n`);
       process.exitCode = 2;
     } else if (error instanceof ZoneError || isOperationalError(error)) {
-      process.stderr.write(`zonewright: ${error.message}\n`);
+      process.stderr.write(`zonewright: ${oneLine(error.message)}\n`);
       process.exitCode = 1;
     } else {
       process.stderr.write(

@@ -64,10 +64,6 @@ export function writeFailureProblem(
   );
 }
 
-/** First and longest wait between attempts to prepare the zones directory of a long-running watcher (jittered). */
-export const START_RETRY_MIN_MS = 500;
-export const START_RETRY_MAX_MS = 30_000;
-
 function isTransient(error: unknown): boolean {
   return (error as { transient?: unknown } | undefined)?.transient === true;
 }
@@ -84,6 +80,12 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
   const store = new FileZoneStore(options.zonesDir);
   const clock = options.clock ?? systemClock;
   const unhealthyAfterMs = options.unhealthyAfterWriteFailureMs ?? DEFAULT_UNHEALTHY_AFTER_WRITE_FAILURE_MS;
+  const observer = metrics.observer(config.origin);
+  let failOnce: (error: Error) => void = () => undefined;
+  const onceFailed = new Promise<never>((_resolve, reject) => {
+    failOnce = reject;
+  });
+  onceFailed.catch(() => undefined); // raced below; never an unhandled rejection
   const reconciler = new Reconciler({
     config,
     store,
@@ -91,7 +93,14 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
     logger,
     debounceMs: options.debounceMs,
     maxDelayMs: options.maxDelayMs,
-    observer: metrics.observer(config.origin),
+    observer: {
+      ...observer,
+      onWriteError: (error) => {
+        observer.onWriteError?.(error);
+        // --once has no one to retry for: the first failed (or refused) write ends the command with its error.
+        if (options.once) failOnce(error);
+      },
+    },
   });
   const sources = options.createSources(reconciler, metrics);
   metrics.trackStaleness(
@@ -156,7 +165,8 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
   });
   if (server !== undefined) options.onListening?.(server);
   try {
-    const startBackoff = new Backoff({ initialMs: START_RETRY_MIN_MS, maxMs: START_RETRY_MAX_MS });
+    // The zones directory is retried like everything else: capped exponential backoff (0.5 s … 30 s, jittered).
+    const startBackoff = new Backoff();
     while (!stopping) {
       try {
         if (!(await unlessStopped(reconciler.start()))) break;
@@ -189,7 +199,7 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
       await unlessStopped(starting);
     }
     if (!stopping) {
-      if (options.once) await Promise.race([reconciler.whenReady(), stopped]);
+      if (options.once) await Promise.race([reconciler.whenReady(), stopped, onceFailed]);
       else {
         checkStaleness();
         await stopped;

@@ -75,13 +75,16 @@ const listen = (value: string) =>
     default: value,
     allowed: "host:port, :port or a port; '' turns it off",
     check: notListenable,
-    help: 'address for /healthz, /readyz and /metrics',
+    help: 'address for /healthz, /readyz (ready once the first complete zone is on disk) and /metrics',
   });
 const once = (help: string) => boolean({ default: false, help });
 const allowNonRoutable = () =>
   boolean({ default: false, help: 'keep link-local, loopback and other non-routable addresses' });
 const excludeNamespaces = () =>
-  list({ allowed: 'namespace names, comma-separated', help: 'VMIs in these namespaces get no records' });
+  list({
+    allowed: 'namespace names, comma-separated',
+    help: 'VMIs in these namespaces get no records (one VMI opts out with the annotation zonewright.io/exclude: "true")',
+  });
 const domain = () =>
   text({
     default: '',
@@ -183,7 +186,7 @@ export const CRI_WATCH_OPTIONS = {
     allowed: 'IP addresses, comma-separated',
     check: (item) => {
       const result = toAddress(item);
-      return result.ok ? undefined : `${result.detail}; hostNetwork pods need the node's real address`;
+      return result.ok ? undefined : `${result.detail}, and hostNetwork pods need the node's real address`;
     },
     help: 'node addresses for hostNetwork pods (downward API status.hostIPs)',
   }),

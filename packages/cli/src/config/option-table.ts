@@ -268,7 +268,7 @@ export function list(
         .filter((item) => item !== '');
       for (const item of items) {
         const problem = check?.(item);
-        if (problem !== undefined) return bad(`${JSON.stringify(item)}: ${problem}`);
+        if (problem !== undefined) return bad(`${allowed ?? 'a comma-separated list'}; ${problem}`);
       }
       return ok(Object.freeze(items));
     },

@@ -1,6 +1,13 @@
 /** Declares an option table to yargs: yargs only splits argv and prints --help; parsing is the table's. */
 import type { Argv } from 'yargs';
-import { defaultTextOf, envNamesOf, flagOf, type AnyOption, type OptionTable } from './option-table.js';
+import {
+  defaultTextOf,
+  envNameOfFlag,
+  envNamesOf,
+  flagOf,
+  type AnyOption,
+  type OptionTable,
+} from './option-table.js';
 
 /** The --help text of one option: what it does, what is allowed, its env names. */
 export function describeOption(key: string, spec: AnyOption): string {
@@ -21,7 +28,7 @@ export function declareOptions<T>(argv: Argv<T>, table: OptionTable): Argv<T> {
     for (const old of spec.deprecated ?? []) {
       declared = declared.option(old.flag, {
         type: 'string',
-        describe: `${old.allowed}; deprecated: use --${flag}`,
+        describe: `${old.allowed}; deprecated: use --${flag} [env: ${envNameOfFlag(old.flag)}]`,
         deprecated: `use --${flag}`,
       });
     }
