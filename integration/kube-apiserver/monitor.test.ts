@@ -99,7 +99,7 @@ describeWithKubeApiServer('zonewright monitor against a real kube-apiserver', ()
     console.log(
       `real kube-apiserver: change -> zone file ${latencies.join(', ')} ms (create, modify, delete)`,
     );
-    // The monitor writes 50 ms after the last event (--debounce-ms 50); anything near a second means it missed
+    // The monitor writes 50 ms after the last event (--debounce 50ms); anything near a second means it missed
     // the watch event and caught up some other way.
     for (const latency of latencies) expect(latency).toBeLessThan(1000);
     const metrics = await monitor.metrics();
