@@ -7,4 +7,5 @@ export * from './fake-apiserver.js';
 export * from './netns.js';
 export * from './pause-image.js';
 export * from './containerd.js';
+export * from './cri-sandboxes.js';
 export * from './node-image.js';
