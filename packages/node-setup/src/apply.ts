@@ -10,7 +10,13 @@ import { describeChange, diffRuleset, parseIptablesSave, renderRestoreScript } f
 import type { IptablesRuleset, RulesetChange } from './dns-redirect-plan.js';
 import type { IptablesBackendChoice } from './options.js';
 import { parseBridgeState, planBridge, planBridgeRemoval, type BridgeCurrent } from './bridge-plan.js';
-import { writeFileAtomic, type AtomicWriteFileSystem, type Clock, type Logger } from '@zonewright/zone';
+import {
+  makeDirectory,
+  writeFileAtomic,
+  type AtomicWriteFileSystem,
+  type Clock,
+  type Logger,
+} from '@zonewright/zone';
 
 export interface CommandResult {
   /** null when the process was killed by a signal. */
@@ -63,7 +69,7 @@ export function createCommandRunner(runnerOptions: CommandRunnerOptions = {}): C
 /** The file operations node-setup needs (node:fs/promises fits). */
 export interface NodeSetupFs extends AtomicWriteFileSystem {
   readFile(path: string): Promise<Buffer>;
-  mkdir(path: string, options: { recursive: true }): Promise<string | undefined>;
+  mkdir(path: string): Promise<unknown>;
   readdir(path: string): Promise<string[]>;
 }
 
@@ -279,7 +285,7 @@ async function readIfExists(fs: NodeSetupFs, path: string): Promise<Buffer | und
  * writeFileAtomic: temp file, fsync, rename, directory fsync), so readers see the old or the new file.
  */
 async function writeNodeFile(fs: NodeSetupFs, path: string, data: string | Uint8Array): Promise<void> {
-  await fs.mkdir(dirname(path), { recursive: true });
+  await makeDirectory((directory) => fs.mkdir(directory), dirname(path));
   await writeFileAtomic(path, data, { fs });
 }
 

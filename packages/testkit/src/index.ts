@@ -9,3 +9,5 @@ export * from './pause-image.js';
 export * from './containerd.js';
 export * from './cri-sandboxes.js';
 export * from './node-image.js';
+export * from './coredns.js';
+export * from './kube-apiserver.js';

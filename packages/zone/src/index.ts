@@ -1,6 +1,7 @@
 export * from './atomic-file.js';
 export * from './addresses.js';
 export * from './assemble.js';
+export * from './backoff.js';
 export * from './check.js';
 export * from './clock.js';
 export * from './config.js';

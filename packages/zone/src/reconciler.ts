@@ -68,6 +68,8 @@ export interface SourceStatus {
   readonly synced: boolean;
   readonly objects: number;
   readonly lastError: string | undefined;
+  /** Since when the source has been failing (its first `reportError` after it was last healthy), ms. */
+  readonly failingSinceMs: number | undefined;
 }
 
 export interface ReconcilerStatus {
@@ -83,6 +85,8 @@ export interface ReconcilerStatus {
    * succeeds or a flush finds the zone on disk already up to date.
    */
   readonly failingSinceMs: number | undefined;
+  /** See {@link Reconciler.behindSinceMs}. */
+  readonly behindSinceMs: number | undefined;
   readonly sources: readonly SourceStatus[];
 }
 
@@ -91,6 +95,7 @@ interface SourceState {
   readonly entries: Map<string, readonly ClaimedRecord[]>;
   synced: boolean;
   lastError: Error | undefined;
+  failingSinceMs: number | undefined;
 }
 
 const MAX_TRACKED_EVENTS = 100_000;
@@ -136,6 +141,11 @@ export class Reconciler {
   private lastWriteError: Error | undefined;
   private failingSinceMs: number | undefined;
   private ready = false;
+  /**
+   * The start of an outage of a source that reported healthy again, until the zone holds what it delivered
+   * since (cleared by {@link Reconciler.behindSinceMs} once nothing is pending or being written).
+   */
+  private catchingUpSinceMs: number | undefined;
   private readonly readyWaiters: (() => void)[] = [];
 
   constructor(options: ReconcilerOptions) {
@@ -153,7 +163,13 @@ export class Reconciler {
     if (this.sources.some((source) => source.name === name)) {
       throw new ZoneError(`a source named ${name} is already registered`);
     }
-    const state: SourceState = { name, entries: new Map(), synced: false, lastError: undefined };
+    const state: SourceState = {
+      name,
+      entries: new Map(),
+      synced: false,
+      lastError: undefined,
+      failingSinceMs: undefined,
+    };
     this.sources.push(state);
     return {
       upsert: (key, records, eventTimeMs) => {
@@ -184,11 +200,16 @@ export class Reconciler {
           });
         }
         state.lastError = error;
+        state.failingSinceMs ??= this.options.clock.now();
         this.options.observer?.onSourceError?.(name, error);
       },
       reportHealthy: () => {
         if (state.lastError !== undefined) this.options.logger.info(`source ${name} recovered`);
+        if (state.failingSinceMs !== undefined && (this.dirty || this.writing !== undefined)) {
+          this.catchingUpSinceMs = Math.min(this.catchingUpSinceMs ?? Infinity, state.failingSinceMs);
+        }
         state.lastError = undefined;
+        state.failingSinceMs = undefined;
       },
     };
   }
@@ -238,13 +259,33 @@ export class Reconciler {
       lastWriteMs: this.lastWriteMs,
       lastWriteError: this.lastWriteError?.message,
       failingSinceMs: this.failingSinceMs,
+      behindSinceMs: this.behindSinceMs(),
       sources: this.sources.map((source) => ({
         name: source.name,
         synced: source.synced,
         objects: source.entries.size,
         lastError: source.lastError?.message,
+        failingSinceMs: source.failingSinceMs,
       })),
     };
+  }
+
+  /**
+   * Since when the zone on disk has been behind its sources (ms since the epoch), or undefined when it is current:
+   * the earliest of the oldest change not written yet, the start of a source's outage (while it fails, and after
+   * it recovered until what it delivered is written), and the first of a run of failed writes.
+   */
+  behindSinceMs(): number | undefined {
+    let since = Infinity;
+    const pending = this.dirty || this.writing !== undefined;
+    if (!pending) this.catchingUpSinceMs = undefined;
+    for (const source of this.sources) since = Math.min(since, source.failingSinceMs ?? Infinity);
+    since = Math.min(since, this.failingSinceMs ?? Infinity, this.catchingUpSinceMs ?? Infinity);
+    if (this.dirty) {
+      since = Math.min(since, this.firstPendingAt ?? Infinity);
+      for (const eventTime of this.pendingEvents) since = Math.min(since, eventTime);
+    }
+    return since === Infinity ? undefined : since;
   }
 
   /** Resolves when no write is in progress (a write started by a timer may still be on disk I/O). */

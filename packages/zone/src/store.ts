@@ -26,6 +26,40 @@ function isNotFound(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
 
+/**
+ * `mkdir -p` that always ends: creates the missing directories from the top, one `mkdir` each, and fails when
+ * one cannot be made. (Node 20's own `mkdir(path, { recursive: true })` never returns, at 100 % of a core,
+ * when mkdir answers ENOENT although the parent exists, as in /proc or /sys.) An existing path is left to
+ * the caller to check (a file there fails at the caller's next readdir or open, with ENOTDIR).
+ */
+export async function makeDirectory(
+  mkdir: (directory: string) => Promise<unknown>,
+  directory: string,
+): Promise<void> {
+  const missing: string[] = [];
+  for (let current = path.resolve(directory); ; current = path.dirname(current)) {
+    try {
+      await mkdir(current);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') break;
+      const parent = path.dirname(current);
+      if (code !== 'ENOENT' || parent === current) throw error;
+      missing.push(current);
+      continue;
+    }
+    break;
+  }
+  // Each parent that was missing now exists (or mkdir said EEXIST); make the rest top down, once each.
+  for (const current of missing.reverse()) {
+    try {
+      await mkdir(current);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+}
+
 /** Zone files `db.<origin>` in one directory, written with temp file + fsync + rename + directory fsync. */
 export class FileZoneStore implements ZoneStore {
   readonly directory: string;
@@ -55,7 +89,7 @@ export class FileZoneStore implements ZoneStore {
   /** Creates the directory if needed and removes temp files a crashed writer left behind. */
   async prepare(): Promise<string[]> {
     try {
-      await this.fs.mkdir(this.directory, { recursive: true });
+      await makeDirectory((directory) => this.fs.mkdir(directory), this.directory);
       const stale = (await this.fs.readdir(this.directory)).filter(isTempFileName);
       for (const name of stale) await this.fs.unlink(path.join(this.directory, name)).catch(() => undefined);
       return stale;

@@ -43,15 +43,10 @@ export function monitorOrigin(domain: string): string {
 }
 
 /**
- * The name server address: the flag or NAME_SERVER_IP, else POD_IP; the directory demo may fall back to
- * 127.0.0.1, the cluster source refuses to guess.
+ * The name server address (the flag, NAME_SERVER_IP or POD_IP, by the option table); the directory demo may
+ * fall back to 127.0.0.1, the cluster source refuses to guess.
  */
-export function resolveNameServerIp(
-  flag: string | undefined,
-  env: NodeJS.ProcessEnv,
-  source: MonitorSourceKind,
-): string {
-  const value = flag ?? env.NAME_SERVER_IP ?? env.POD_IP;
+export function resolveNameServerIp(value: string | undefined, source: MonitorSourceKind): string {
   if (value !== undefined && value.trim() !== '') return value.trim();
   if (source === 'directory') return '127.0.0.1';
   throw new UsageError(
