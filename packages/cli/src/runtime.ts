@@ -1,6 +1,8 @@
 import {
+  Backoff,
   FileZoneStore,
   Reconciler,
+  StalenessLog,
   systemClock,
   type Clock,
   type Logger,
@@ -62,7 +64,7 @@ export function writeFailureProblem(
   );
 }
 
-/** First and longest wait between attempts to prepare the zones directory of a long-running watcher. */
+/** First and longest wait between attempts to prepare the zones directory of a long-running watcher (jittered). */
 export const START_RETRY_MIN_MS = 500;
 export const START_RETRY_MAX_MS = 30_000;
 
@@ -92,6 +94,17 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
     observer: metrics.observer(config.origin),
   });
   const sources = options.createSources(reconciler, metrics);
+  metrics.trackStaleness(
+    () => reconciler.status(),
+    () => clock.now(),
+  );
+  // Logs when the zone falls behind its sources (a source down, writes failing) and when it is current again.
+  const staleness = new StalenessLog({ origin: config.origin, logger });
+  let stalenessTimer: unknown;
+  const checkStaleness = (): void => {
+    staleness.update(clock.now(), reconciler.status());
+    stalenessTimer = clock.setTimeout(checkStaleness, 1000);
+  };
   // Stop requests are honoured from here on, at every stage: starting, listing, writing, backing off.
   let stopping = false;
   const signalHandlers: [NodeJS.Signals, () => void][] = [];
@@ -143,7 +156,8 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
   });
   if (server !== undefined) options.onListening?.(server);
   try {
-    for (let attempt = 0; !stopping; attempt += 1) {
+    const startBackoff = new Backoff({ initialMs: START_RETRY_MIN_MS, maxMs: START_RETRY_MAX_MS });
+    while (!stopping) {
       try {
         if (!(await unlessStopped(reconciler.start()))) break;
         if (startFailure !== undefined) logger.info(`zone directory ${options.zonesDir} usable again`);
@@ -153,7 +167,7 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
         if (options.once || !isTransient(error)) throw error;
         const message = (error as Error).message;
         startFailure = { sinceMs: startFailure?.sinceMs ?? clock.now(), error: message };
-        const delayMs = Math.min(START_RETRY_MAX_MS, START_RETRY_MIN_MS * 2 ** Math.min(attempt, 16));
+        const delayMs = startBackoff.next();
         logger.error(`${message}; retrying in ${delayMs} ms`);
         let timer: unknown;
         await unlessStopped(new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, delayMs))));
@@ -176,9 +190,13 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
     }
     if (!stopping) {
       if (options.once) await Promise.race([reconciler.whenReady(), stopped]);
-      else await stopped;
+      else {
+        checkStaleness();
+        await stopped;
+      }
     }
   } finally {
+    if (stalenessTimer !== undefined) clock.clearTimeout(stalenessTimer);
     for (const [name, handler] of signalHandlers) process.removeListener(name, handler);
     // A source stopped while its start() is still running could be left watching: let start() finish first.
     await Promise.allSettled(started);
