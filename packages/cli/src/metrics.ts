@@ -23,7 +23,6 @@ export class ZoneMetrics {
   readonly writeErrors: Counter<'origin'>;
   readonly serial: Gauge<'origin'>;
   readonly records: Gauge<'origin'>;
-  readonly recordsByType: Gauge<'origin' | 'type'>;
   readonly skipped: Counter<'reason'>;
   readonly conflicts: Counter<'origin'>;
   readonly sourceErrors: Counter<'source'>;
@@ -64,12 +63,6 @@ export class ZoneMetrics {
       name: 'zonewright_zone_records',
       help: 'Address records in the zone file on disk.',
       labelNames: ['origin'],
-      registers,
-    });
-    this.recordsByType = new Gauge({
-      name: 'zonewright_records',
-      help: 'Address records in the zone by type, as last built.',
-      labelNames: ['origin', 'type'],
       registers,
     });
     this.skipped = new Counter({

@@ -52,18 +52,6 @@ export interface ContainerEvent {
   readonly podSandboxId: string | undefined;
 }
 
-/** Configuration for `RunPodSandbox` (test harness). */
-export interface RunPodSandboxInput {
-  readonly name: string;
-  readonly namespace: string;
-  readonly uid: string;
-  readonly hostname?: string;
-  readonly hostNetwork?: boolean;
-  readonly logDirectory?: string;
-  readonly labels?: Readonly<Record<string, string>>;
-  readonly cgroupParent?: string;
-}
-
 // Enum numbers of runtime.v1.
 const SANDBOX_READY = 0;
 const NAMESPACE_MODES: readonly NamespaceMode[] = ['pod', 'container', 'node', 'target'];
@@ -120,37 +108,6 @@ export function encodePodSandboxStatusRequest(podSandboxId: string, verbose: boo
 /** `GetEventsRequest {}` */
 export function encodeGetEventsRequest(): Buffer {
   return Buffer.alloc(0);
-}
-
-/** `StopPodSandboxRequest` / `RemovePodSandboxRequest { string pod_sandbox_id = 1; }` */
-export function encodePodSandboxIdRequest(podSandboxId: string): Buffer {
-  return new WireWriter().string(1, podSandboxId).finish();
-}
-
-/** `RunPodSandboxRequest { PodSandboxConfig config = 1; string runtime_handler = 2; }` */
-export function encodeRunPodSandboxRequest(input: RunPodSandboxInput): Buffer {
-  const hostNetwork = input.hostNetwork === true;
-  return new WireWriter()
-    .message(1, (config) => {
-      config
-        .message(1, (metadata) =>
-          metadata.string(1, input.name).string(2, input.uid).string(3, input.namespace).uint32(4, 0),
-        )
-        .string(2, input.hostname ?? (hostNetwork ? '' : input.name))
-        .string(3, input.logDirectory ?? '')
-        .stringMap(6, input.labels ?? {})
-        .message(8, (linux) =>
-          linux.string(1, input.cgroupParent ?? '').message(2, (security) =>
-            security.message(1, (namespaces) =>
-              namespaces
-                .int32(1, NAMESPACE_MODES.indexOf(hostNetwork ? 'node' : 'pod'))
-                .int32(2, NAMESPACE_MODES.indexOf('container'))
-                .int32(3, NAMESPACE_MODES.indexOf('pod')),
-            ),
-          ),
-        );
-    })
-    .finish();
 }
 
 // ---- responses ----
@@ -388,27 +345,4 @@ export function decodeContainerEventResponse(buffer: Buffer): ContainerEvent {
     }
   }
   return { containerId, type: EVENT_TYPES[type] ?? 'created', createdAtMs: nsToMs(createdAt), podSandboxId };
-}
-
-/** `RunPodSandboxResponse { string pod_sandbox_id = 1; }` */
-export function decodeRunPodSandboxResponse(buffer: Buffer): string {
-  const reader = new WireReader(buffer, 'RunPodSandboxResponse');
-  let id = '';
-  while (!reader.done()) {
-    if (reader.field() === 1) id = reader.string();
-    else reader.skip();
-  }
-  return id;
-}
-
-/** A response without fields we read (`StopPodSandboxResponse`, …): checked to be well-formed, then dropped. */
-export function decodeEmptyResponse(name: string): (buffer: Buffer) => Record<string, never> {
-  return (buffer) => {
-    const reader = new WireReader(buffer, name);
-    while (!reader.done()) {
-      reader.field();
-      reader.skip();
-    }
-    return {};
-  };
 }

@@ -7,6 +7,7 @@ export * from './fake-apiserver.js';
 export * from './netns.js';
 export * from './pause-image.js';
 export * from './containerd.js';
+export * from './cri-sandboxes.js';
 export * from './node-image.js';
 export * from './coredns.js';
 export * from './kube-apiserver.js';

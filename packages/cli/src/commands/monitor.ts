@@ -210,6 +210,6 @@ export async function runRender(
   }
   await store.write(config.origin, plan.text);
   logger.info(
-    `wrote zone ${config.origin} serial ${plan.serial}: ${plan.records.length} records, +${plan.diff.added} \u2212${plan.diff.removed}, from ${batch.vmis} VMIs to ${store.pathOf(config.origin)}`,
+    `wrote zone ${config.origin} serial ${plan.serial}: ${plan.records.length} records from ${batch.vmis} VMIs to ${store.pathOf(config.origin)}`,
   );
 }
