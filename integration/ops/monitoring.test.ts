@@ -169,8 +169,12 @@ describe('alerting rules', () => {
     const missing: string[] = [];
     for (const alert of alerts) {
       const own = checks.filter((check) => check.alertname === alert);
-      const fired = own.filter((check) => (check.exp_alerts ?? []).length > 0).map((c) => minutes(c.eval_time));
-      const quiet = own.filter((check) => (check.exp_alerts ?? []).length === 0).map((c) => minutes(c.eval_time));
+      const fired = own
+        .filter((check) => (check.exp_alerts ?? []).length > 0)
+        .map((c) => minutes(c.eval_time));
+      const quiet = own
+        .filter((check) => (check.exp_alerts ?? []).length === 0)
+        .map((c) => minutes(c.eval_time));
       if (fired.length === 0) missing.push(`${alert} never fires`);
       else if (!quiet.some((time) => time > Math.min(...fired))) missing.push(`${alert} never resolves`);
       if (!quiet.some((time) => time < Math.max(...fired))) missing.push(`${alert} has no quiet check first`);
@@ -192,13 +196,15 @@ describe('alerting rules', () => {
       const url = rule.annotations?.['runbook_url'] ?? '';
       const anchor = /\/docs\/runbook\.md#([a-z0-9-]+)$/.exec(url)?.[1];
       if (anchor === undefined) problems.push(`${rule.alert}: runbook_url ${url}`);
-      else if (!anchors.has(anchor)) problems.push(`${rule.alert}: docs/runbook.md has no section #${anchor}`);
+      else if (!anchors.has(anchor))
+        problems.push(`${rule.alert}: docs/runbook.md has no section #${anchor}`);
       else if (anchor !== rule.alert.toLowerCase()) problems.push(`${rule.alert}: links to #${anchor}`);
     }
     expect(problems).toEqual([]);
     // docs/deploy.md says which alerts page: the same list as the rules.
     const deployDoc = await fs.readFile(path.join(root, 'docs/deploy.md'), 'utf8');
-    for (const rule of rulesOf(await groups())) if (rule.alert !== undefined) expect(deployDoc).toContain(rule.alert);
+    for (const rule of rulesOf(await groups()))
+      if (rule.alert !== undefined) expect(deployDoc).toContain(rule.alert);
   });
 });
 
@@ -208,7 +214,16 @@ describe('dashboard', () => {
     expect(board.uid).toBe('zonewright');
     const datasource = board.templating.list.find((variable) => variable.type === 'datasource');
     expect(datasource).toMatchObject({ name: 'datasource', query: 'prometheus' });
-    const builtIn = new Set(['row', 'timeseries', 'stat', 'gauge', 'bargauge', 'table', 'state-timeline', 'text']);
+    const builtIn = new Set([
+      'row',
+      'timeseries',
+      'stat',
+      'gauge',
+      'bargauge',
+      'table',
+      'state-timeline',
+      'text',
+    ]);
     const ids = new Set<number>();
     for (const panel of board.panels) {
       expect(builtIn.has(panel.type)).toBe(true);
@@ -352,9 +367,9 @@ describe('every metric in the rules and the dashboard exists', () => {
       },
       { timeoutMs: 20_000, intervalMs: 250, description: 'CoreDNS to serve vm.example.com' },
     );
-    expect((await dig({ server: '127.0.0.1', port: dnsPort, name: 'none.vm.example.com', type: 'A' })).status).toBe(
-      'NXDOMAIN',
-    );
+    expect(
+      (await dig({ server: '127.0.0.1', port: dnsPort, name: 'none.vm.example.com', type: 'A' })).status,
+    ).toBe('NXDOMAIN');
     expect((await dig({ server: '127.0.0.1', port: dnsPort, name: 'example.org', type: 'A' })).status).toBe(
       'SERVFAIL',
     );
@@ -375,7 +390,9 @@ describe('every metric in the rules and the dashboard exists', () => {
     pages['cri-watch'] = await waitFor(
       async () => {
         const page = await scrape(criPort ?? 0);
-        return page !== undefined && /^zonewright_cri_runtime_errors_total [1-9]/m.test(page) ? page : undefined;
+        return page !== undefined && /^zonewright_cri_runtime_errors_total [1-9]/m.test(page)
+          ? page
+          : undefined;
       },
       { timeoutMs: 20_000, description: 'cri-watch to count a failed poll' },
     );
@@ -428,7 +445,11 @@ describe('kustomize component', () => {
   let node: KubernetesObject[];
 
   /** A throwaway overlay in the scratch directory (kustomize wants relative paths to the repository). */
-  async function overlay(name: string, resources: string[], components: string[]): Promise<KubernetesObject[]> {
+  async function overlay(
+    name: string,
+    resources: string[],
+    components: string[],
+  ): Promise<KubernetesObject[]> {
     const dir = path.join(scratch, 'overlays', name);
     await fs.mkdir(dir, { recursive: true });
     const relative = (target: string): string => path.relative(dir, path.join(root, target));
@@ -478,9 +499,9 @@ describe('kustomize component', () => {
       expect((dashboardMap as { data?: Record<string, string> } | undefined)?.data?.['zonewright.json']).toBe(
         await fs.readFile(dashboardFile, 'utf8'),
       );
-      expect((find(objects, 'PrometheusRule') as unknown as { spec: { groups: unknown } }).spec.groups).toEqual(
-        await groups(),
-      );
+      expect(
+        (find(objects, 'PrometheusRule') as unknown as { spec: { groups: unknown } }).spec.groups,
+      ).toEqual(await groups());
     }
   });
 
@@ -492,7 +513,10 @@ describe('kustomize component', () => {
         podMetricsEndpoints: { port: string; relabelings: { targetLabel: string; replacement: string }[] }[];
       };
     };
-    expect(podMonitor.spec.namespaceSelector.matchNames.sort()).toEqual(['zonewright-monitor', 'zonewright-node']);
+    expect(podMonitor.spec.namespaceSelector.matchNames.sort()).toEqual([
+      'zonewright-monitor',
+      'zonewright-node',
+    ]);
     for (const pod of pods()) {
       expect(pod.spec.template.metadata?.labels).toMatchObject(podMonitor.spec.selector.matchLabels);
       expect(podMonitor.spec.namespaceSelector.matchNames).toContain(pod.metadata.namespace);
@@ -520,13 +544,12 @@ describe('kustomize component', () => {
     const daemonSet = workloads(node).find((workload) => workload.kind === 'DaemonSet');
     const spec = daemonSet?.spec.template.spec;
     const init = spec?.initContainers?.find((item) => item.name === 'node-setup');
-    const check = spec?.containers.find((item) => item.name === 'node-setup-check') as
-      | (Container & { readinessProbe?: { exec?: { command: string[] } } })
-      | undefined;
+    const check = spec?.containers.find((item) => item.name === 'node-setup-check');
+    const probe = check?.readinessProbe as { exec?: { command: string[] } } | undefined;
     expect(check).toBeDefined();
     expect(check?.image).toBe(init?.image);
     expect(check?.image).toMatch(/zonewright-cri:/);
-    expect(check?.readinessProbe?.exec?.command.slice(-3, -1)).toEqual(['node-setup', 'check']);
+    expect(probe?.exec?.command.slice(-3, -1)).toEqual(['node-setup', 'check']);
     expect(check?.envFrom).toEqual(init?.envFrom);
     // The init container's flags that are not settings, as environment (node-setup reads ZONEWRIGHT_*).
     const initArgs = init?.args ?? [];
