@@ -2,7 +2,8 @@
 # Installs what the tests need besides npm packages: real DNS peers (named,
 # named-checkzone, dig), Go + miekg/dns for the CoreDNS-parser zone checker,
 # containerd/runc/CNI plugins, iptables and iproute2 for the integration tests,
-# and gcc + libc6-dev to build the static pause binary. Then builds
+# gcc + libc6-dev to build the static pause binary, and prometheus for
+# promtool (the alerting rules' checks and unit tests). Then builds
 # tools/zonecheck/zonecheck.
 #
 # Debian 12, run as root (no sudo). Idempotent: when everything is present it
@@ -19,6 +20,7 @@ packages=(
   containerd runc containernetworking-plugins
   iptables iproute2 curl
   gcc libc6-dev
+  prometheus
 )
 
 log() { printf 'install-test-deps: %s\n' "$*" >&2; }
