@@ -24,9 +24,10 @@ import {
   type SpawnedProcess,
 } from '@zonewright/testkit';
 import { ensureCliBuilt, flagValue } from '../deploy/lib/cli.js';
-import { buildKustomization, type KubernetesObject } from '../deploy/lib/kustomize.js';
+import type { KubernetesObject } from '../deploy/lib/kustomize.js';
 import { workloads, type Container, type Workload } from '../deploy/lib/pod.js';
 import { validateObject } from '../deploy/lib/schema.js';
+import { buildOverlay } from './lib/overlay.js';
 import { exposedMetricNames, metricNames, withoutGrafanaVariables } from './lib/promql.js';
 
 const root = findRepoRoot();
@@ -444,21 +445,6 @@ describe('kustomize component', () => {
   let monitor: KubernetesObject[];
   let node: KubernetesObject[];
 
-  /** A throwaway overlay in the scratch directory (kustomize wants relative paths to the repository). */
-  async function overlay(
-    name: string,
-    resources: string[],
-    components: string[],
-  ): Promise<KubernetesObject[]> {
-    const dir = path.join(scratch, 'overlays', name);
-    await fs.mkdir(dir, { recursive: true });
-    const relative = (target: string): string => path.relative(dir, path.join(root, target));
-    await fs.writeFile(
-      path.join(dir, 'kustomization.yaml'),
-      JSON.stringify({ resources: resources.map(relative), components: components.map(relative) }),
-    );
-    return buildKustomization(root, path.relative(root, dir));
-  }
   const find = (objects: readonly KubernetesObject[], kind: string): KubernetesObject => {
     const found = objects.filter((object) => object.kind === kind);
     expect(found).toHaveLength(1);
@@ -471,12 +457,14 @@ describe('kustomize component', () => {
     );
 
   beforeAll(async () => {
-    monitor = await overlay('monitor', ['deploy/monitor/base'], ['deploy/monitoring']);
-    node = await overlay(
-      'node',
-      ['deploy/node/overlays/containerd'],
-      ['deploy/monitoring', 'deploy/monitoring/node-setup-check'],
-    );
+    monitor = await buildOverlay(root, scratch, 'monitor', {
+      resources: ['deploy/monitor/base'],
+      components: ['deploy/monitoring'],
+    });
+    node = await buildOverlay(root, scratch, 'node', {
+      resources: ['deploy/node/overlays/containerd'],
+      components: ['deploy/monitoring', 'deploy/monitoring/node-setup-check'],
+    });
   });
 
   it('builds; the Kubernetes objects validate and the operator objects land in the including namespace', async () => {
