@@ -2,25 +2,26 @@
  * The operations kit of deploy/monitoring (issue 13): the alerting rules pass promtool and their unit tests fire
  * and resolve every alert; the PrometheusRule holds exactly the rules file; every metric a rule or a dashboard
  * panel uses is on the /metrics page of the real watchers (the built CLI: `monitor` on the example VMIs,
- * `cri-watch` with its runtime unreachable) or of the real CoreDNS running the shipped Corefile; the dashboard
+ * `cri-watch` with its runtime unreachable) or of the real CoreDNS running the shipped Corefile (testkit's
+ * startCoreDns); the dashboard
  * imports as Grafana JSON; the component builds with `kubectl kustomize` and validates like the other manifests.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import {
   cleanUp,
-  dig,
   findRepoRoot,
   freeTcpPort,
   killProcessTree,
   runCommand,
   spawnProcess,
+  startCoreDns,
   waitFor,
+  type CoreDnsServer,
   type SpawnedProcess,
 } from '@zonewright/testkit';
 import { ensureCliBuilt, flagValue } from '../deploy/lib/cli.js';
@@ -38,7 +39,6 @@ const rulesTestFile = path.join(monitoringDir, 'prometheus/zonewright.rules.test
 const scrapeFile = path.join(monitoringDir, 'prometheus/scrape-configs.yml');
 const dashboardFile = path.join(monitoringDir, 'grafana/zonewright.json');
 const runbookFile = path.join(root, 'docs/runbook.md');
-const coreDnsBinary = process.env['COREDNS'] ?? path.join(root, '..', 'shared/tools/coredns/coredns');
 const JOBS = ['zonewright-monitor', 'zonewright-cri', 'zonewright-coredns'];
 /** Metrics that come from elsewhere: Prometheus itself, and kube-state-metrics (cannot run here). */
 const EXTERNAL_METRICS = new Set(['up', 'kube_pod_container_status_ready']);
@@ -284,7 +284,7 @@ describe('every metric in the rules and the dashboard exists', () => {
   const exposed = new Set<string>();
   const pages: Record<string, string> = {};
   let zonesDir: string;
-  let dnsPort = 0;
+  let coreDns: CoreDnsServer | undefined;
 
   const scrape = async (port: number): Promise<string | undefined> => {
     try {
@@ -305,13 +305,9 @@ describe('every metric in the rules and the dashboard exists', () => {
 
   beforeAll(async () => {
     await ensureCliBuilt(root);
-    if (!existsSync(coreDnsBinary)) throw new Error(`no CoreDNS at ${coreDnsBinary}: set COREDNS`);
     zonesDir = path.join(scratch, 'zones');
     await fs.mkdir(zonesDir);
-    const [monitorPort, criPort, healthPort, readyPort, coreDnsMetricsPort, dns] = await Promise.all(
-      Array.from({ length: 6 }, () => freeTcpPort()),
-    );
-    dnsPort = dns ?? 0;
+    const [monitorPort, criPort] = await Promise.all([freeTcpPort(), freeTcpPort()]);
     // The monitor as in the demo: the example VMIs → zone vm.example.com in zonesDir.
     await start(
       'monitor',
@@ -342,42 +338,17 @@ describe('every metric in the rules and the dashboard exists', () => {
       ],
       criPort ?? 0,
     );
-    // CoreDNS with the shipped monitor Corefile, moved to loopback ports and the test's zones directory.
-    const shipped = await fs.readFile(path.join(root, 'corefile/Corefile.monitor'), 'utf8');
-    const replacements: [RegExp, string][] = [
-      [/^\.:5353 \{/m, `.:${dnsPort} {`],
-      [/^(\s*)health :8080$/m, `$1health 127.0.0.1:${healthPort}`],
-      [/^(\s*)ready :8181$/m, `$1ready 127.0.0.1:${readyPort}`],
-      [/^(\s*)prometheus :9153$/m, `$1prometheus 127.0.0.1:${coreDnsMetricsPort}`],
-      [/^(\s*)directory \/zones /m, `$1directory ${zonesDir} `],
-    ];
-    let corefile = shipped;
-    for (const [pattern, replacement] of replacements) {
-      expect(corefile).toMatch(pattern);
-      corefile = corefile.replace(pattern, replacement);
-    }
-    corefile = corefile.replace(/^\.:(\d+) \{/m, `.:$1 {\n    bind 127.0.0.1`);
-    const corefilePath = path.join(scratch, 'Corefile');
-    await fs.writeFile(corefilePath, corefile);
-    await start('coredns', coreDnsBinary, ['-conf', corefilePath], coreDnsMetricsPort ?? 0);
+    // CoreDNS with the shipped monitor Corefile (testkit moves it to loopback ports and the test's zones).
+    const server = await startCoreDns({ corefile: 'monitor', zonesDirectory: zonesDir });
+    coreDns = server;
+    await server.waitForSerial('vm.example.com', 1);
     // Answers of every kind, so the labelled series exist: NOERROR, NXDOMAIN, SERVFAIL (outside the zone).
-    await waitFor(
-      async () => {
-        const answer = await dig({ server: '127.0.0.1', port: dnsPort, name: 'vm.example.com', type: 'SOA' });
-        return answer.status === 'NOERROR' ? true : undefined;
-      },
-      { timeoutMs: 20_000, intervalMs: 250, description: 'CoreDNS to serve vm.example.com' },
-    );
-    expect(
-      (await dig({ server: '127.0.0.1', port: dnsPort, name: 'none.vm.example.com', type: 'A' })).status,
-    ).toBe('NXDOMAIN');
-    expect((await dig({ server: '127.0.0.1', port: dnsPort, name: 'example.org', type: 'A' })).status).toBe(
-      'SERVFAIL',
-    );
+    expect((await server.query('none.vm.example.com', 'A')).status).toBe('NXDOMAIN');
+    expect((await server.query('example.org', 'A')).status).toBe('SERVFAIL');
     pages['coredns'] = await waitFor(
       async () => {
-        const page = await scrape(coreDnsMetricsPort ?? 0);
-        return page?.includes('rcode="SERVFAIL"') === true ? page : undefined;
+        const { status, body } = await server.httpGet('metrics', '/metrics');
+        return status === 200 && body.includes('rcode="SERVFAIL"') ? body : undefined;
       },
       { timeoutMs: 10_000, description: 'CoreDNS to count the SERVFAIL' },
     );
@@ -401,10 +372,10 @@ describe('every metric in the rules and the dashboard exists', () => {
   });
 
   afterAll(async () => {
-    await cleanUp(
-      'ops metrics processes',
-      processes.map((process_) => () => killProcessTree(process_.pid)),
-    );
+    await cleanUp('ops metrics processes', [
+      ...processes.map((process_) => () => killProcessTree(process_.pid)),
+      () => coreDns?.stop(),
+    ]);
   });
 
   it('the watchers and CoreDNS expose what the alerts key on', () => {
