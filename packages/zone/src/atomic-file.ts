@@ -10,9 +10,11 @@ export interface AtomicWriteFileSystem {
 }
 
 /**
- * Temp files are named `.zonewright-<pid>-<random>.tmp`: they never contain `db.` (so CoreDNS's `auto`
- * plugin, which matches base names with an unanchored regexp, recursively, never loads a half-written zone)
- * and never end in `.conf`, `.conflist` or `.json` (so no CNI runtime or resolver loads a half-written file).
+ * Temp files are named `.zonewright-<pid>-<RANDOM>.tmp` with the random part in upper-case hex. They never
+ * contain `db.`, so CoreDNS's `auto` plugin (which matches base names with an unanchored, case-sensitive
+ * regexp, recursively) never loads a half-written zone: lower-case hex would end in `db` once in 256 names,
+ * and `….7db.tmp` matches `db\.(.*)`. They never end in `.conf`, `.conflist` or `.json`, so no CNI runtime or
+ * resolver loads a half-written file either.
  */
 const TEMP_PREFIX = '.zonewright-';
 const TEMP_SUFFIX = '.tmp';
@@ -42,7 +44,7 @@ export async function writeFileAtomic(
   const directory = path.dirname(target);
   const temp = path.join(
     directory,
-    `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`,
+    `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex').toUpperCase()}${TEMP_SUFFIX}`,
   );
   let created = false;
   try {

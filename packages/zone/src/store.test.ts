@@ -43,6 +43,24 @@ describe('FileZoneStore', () => {
     expect(await fs.readdir(directory)).toEqual(['db.db.example.com']);
   });
 
+  it('never names a temp file with "db." in it, over a thousand names', async () => {
+    // With a lower-case hex random part, one name in 256 ended in `db.tmp` (seen in a test run).
+    const seen: string[] = [];
+    const refusing: StoreFileSystem = {
+      ...fs,
+      open: ((file: string) => {
+        seen.push(path.basename(file));
+        return Promise.reject(new Error('refused by the test'));
+      }) as typeof fs.open,
+    };
+    const store = new FileZoneStore(directory, refusing);
+    for (let index = 0; index < 1000; index++) {
+      await expect(store.write('vm.example.com', 'x\n')).rejects.toThrow('refused by the test');
+    }
+    expect(seen.filter(isTempFileName)).toHaveLength(1000);
+    expect(seen.filter((name) => name.includes('db.'))).toEqual([]);
+  }, 30_000);
+
   it('leaves the old file untouched and no temp file behind when the rename fails', async () => {
     await new FileZoneStore(directory).write('vm', 'good\n');
     const failing: StoreFileSystem = {
