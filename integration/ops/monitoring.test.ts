@@ -2,9 +2,9 @@
  * The operations kit of deploy/monitoring (issue 13): the alerting rules pass promtool and their unit tests fire
  * and resolve every alert; the PrometheusRule holds exactly the rules file; every metric a rule or a dashboard
  * panel uses is on the /metrics page of the real watchers (the built CLI: `monitor` on the example VMIs,
- * `cri-watch` with its runtime unreachable) or of the real CoreDNS running the shipped Corefile (testkit's
- * startCoreDns); the dashboard
- * imports as Grafana JSON; the component builds with `kubectl kustomize` and validates like the other manifests.
+ * `cri-watch` polling a real containerd and one whose runtime is unreachable) or of the real CoreDNS running the
+ * shipped Corefile (testkit's startCoreDns); the dashboard imports as Grafana JSON; the component builds with
+ * `kubectl kustomize` and validates like the other manifests.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
@@ -13,15 +13,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import {
+  buildPauseImage,
   cleanUp,
+  createNetns,
   findRepoRoot,
   freeTcpPort,
   killProcessTree,
   runCommand,
   spawnProcess,
+  startContainerd,
   startCoreDns,
   waitFor,
+  type ContainerdHarness,
   type CoreDnsServer,
+  type Netns,
   type SpawnedProcess,
 } from '@zonewright/testkit';
 import { ensureCliBuilt, flagValue } from '../deploy/lib/cli.js';
@@ -285,6 +290,8 @@ describe('every metric in the rules and the dashboard exists', () => {
   const pages: Record<string, string> = {};
   let zonesDir: string;
   let coreDns: CoreDnsServer | undefined;
+  let netns: Netns | undefined;
+  let containerd: ContainerdHarness | undefined;
 
   const scrape = async (port: number): Promise<string | undefined> => {
     try {
@@ -307,7 +314,11 @@ describe('every metric in the rules and the dashboard exists', () => {
     await ensureCliBuilt(root);
     zonesDir = path.join(scratch, 'zones');
     await fs.mkdir(zonesDir);
-    const [monitorPort, criPort] = await Promise.all([freeTcpPort(), freeTcpPort()]);
+    const [monitorPort, criPort, liveCriPort] = await Promise.all([
+      freeTcpPort(),
+      freeTcpPort(),
+      freeTcpPort(),
+    ]);
     // The monitor as in the demo: the example VMIs → zone vm.example.com in zonesDir.
     await start(
       'monitor',
@@ -337,6 +348,37 @@ describe('every metric in the rules and the dashboard exists', () => {
         '--log-format=json',
       ],
       criPort ?? 0,
+    );
+    // cri-watch against a real containerd (in a netns the test makes): the polling case.
+    const node = await createNetns();
+    netns = node;
+    const runtime = await startContainerd({
+      netns: node,
+      pauseImage: await buildPauseImage({ dir: path.join(scratch, 'pause') }),
+    });
+    containerd = runtime;
+    await start(
+      'cri-watch (containerd)',
+      process.execPath,
+      [
+        cli,
+        'cri-watch',
+        `--runtime-endpoint=${runtime.endpoint}`,
+        `--zones-dir=${path.join(scratch, 'live-cri-zones')}`,
+        `--listen=127.0.0.1:${liveCriPort}`,
+        '--interval=500ms',
+        '--log-format=json',
+      ],
+      liveCriPort ?? 0,
+    );
+    pages['cri-watch (containerd)'] = await waitFor(
+      async () => {
+        const page = await scrape(liveCriPort ?? 0);
+        return page !== undefined && /^zonewright_cri_polls_total\{[^}]*\} [1-9]/m.test(page)
+          ? page
+          : undefined;
+      },
+      { timeoutMs: 20_000, description: 'cri-watch to poll containerd' },
     );
     // CoreDNS with the shipped monitor Corefile (testkit moves it to loopback ports and the test's zones).
     const server = await startCoreDns({ corefile: 'monitor', zonesDirectory: zonesDir });
@@ -375,6 +417,8 @@ describe('every metric in the rules and the dashboard exists', () => {
     await cleanUp('ops metrics processes', [
       ...processes.map((process_) => () => killProcessTree(process_.pid)),
       () => coreDns?.stop(),
+      () => containerd?.cleanup(),
+      () => netns?.delete(),
     ]);
   });
 
@@ -383,6 +427,8 @@ describe('every metric in the rules and the dashboard exists', () => {
     expect(pages['coredns']).toMatch(/^coredns_dns_responses_total\{[^}]*rcode="SERVFAIL"/m);
     expect(pages['coredns']).toMatch(/^coredns_dns_requests_total\{/m);
     expect(pages['cri-watch']).toMatch(/^zonewright_source_errors_total\{source="cri"\} [1-9]/m);
+    expect(pages['cri-watch (containerd)']).toMatch(/^zonewright_cri_sandboxes\{state="ready"\} 0$/m);
+    expect(pages['cri-watch (containerd)']).toMatch(/^zonewright_cri_runtime_errors_total 0$/m);
   });
 
   it('every metric of the rules is exposed (or recorded by the rules themselves)', async () => {
