@@ -2,9 +2,10 @@
 # Installs what the tests need besides npm packages: real DNS peers (named,
 # named-checkzone, dig), Go + miekg/dns for the CoreDNS-parser zone checker,
 # containerd/runc/CNI plugins, iptables and iproute2 for the integration tests,
-# and gcc + libc6-dev to build the static pause binary; etcd, openssl and the
-# build deps of a real kube-apiserver. Then builds tools/zonecheck/zonecheck
-# and (once per machine, cached) kube-apiserver: scripts/build-kube-apiserver.sh.
+# gcc + libc6-dev to build the static pause binary, prometheus for promtool
+# (the alerting rules' checks and unit tests), and etcd, openssl and the build
+# deps of a real kube-apiserver. Then builds tools/zonecheck/zonecheck and
+# (once per machine, cached) kube-apiserver: scripts/build-kube-apiserver.sh.
 #
 # Debian 12, run as root (no sudo). Idempotent: when everything is present it
 # only checks, and rebuilds the checker only when its source is newer.
@@ -21,6 +22,7 @@ packages=(
   iptables iproute2 curl
   gcc libc6-dev
   etcd-server etcd-client openssl dpkg-dev golang-github-modern-go-reflect2-dev
+  prometheus
 )
 
 log() { printf 'install-test-deps: %s\n' "$*" >&2; }
