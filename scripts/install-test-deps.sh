@@ -81,7 +81,7 @@ else
   log "all Debian packages present"
 fi
 
-for tool in named named-checkzone dig go ctr containerd runc iptables ip gcc curl etcd etcdctl openssl; do
+for tool in named named-checkzone dig go ctr containerd runc iptables ip gcc curl etcd etcdctl openssl promtool; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is still missing after installing packages"
 done
 [[ -x /usr/lib/cni/bridge ]] || die '/usr/lib/cni/bridge is missing (containernetworking-plugins)'
