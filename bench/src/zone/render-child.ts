@@ -46,7 +46,7 @@ async function renderAndWrite(
   const started = performance.now();
   const parts = renderZoneParts(config, flat);
   const text = joinRendered(parts, nextSerial(undefined, Date.now()));
-  validateRenderedZone(text, config.origin, (parts.tail.match(/\n/g) ?? []).length);
+  validateRenderedZone(text, config, flat.length);
   await store.write(config.origin, text);
   return { elapsedMs: performance.now() - started, records: flat.length };
 }

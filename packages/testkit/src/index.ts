@@ -7,5 +7,6 @@ export * from './netns.js';
 export * from './pause-image.js';
 export * from './containerd.js';
 export * from './node-image.js';
+export * from './coredns.js';
 export * from './prometheus-text.js';
 export * from './proc-usage.js';
