@@ -1,5 +1,6 @@
 import type { Suite } from './common/suite.js';
 import { runCriSuite } from './cri/suite.js';
+import { runFreshnessSuite } from './freshness/suite.js';
 import { runMonitorSuite } from './monitor/suite.js';
 import { runZoneSuite } from './zone/suite.js';
 
@@ -8,6 +9,7 @@ export const SUITES = {
   zone: runZoneSuite,
   monitor: runMonitorSuite,
   cri: runCriSuite,
+  freshness: runFreshnessSuite,
 } satisfies Record<string, Suite<unknown>>;
 
 export type SuiteName = keyof typeof SUITES;

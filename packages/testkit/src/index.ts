@@ -10,3 +10,4 @@ export * from './node-image.js';
 export * from './coredns.js';
 export * from './prometheus-text.js';
 export * from './proc-usage.js';
+export * from './dns-udp.js';
