@@ -8,16 +8,34 @@ import os from 'node:os';
 import path from 'node:path';
 import { cleanUp } from '@zonewright/testkit';
 import { errorMessage, progressLogger } from '../common/log.js';
-import { intSetting } from '../common/settings.js';
+import { BenchSettingError, intSetting } from '../common/settings.js';
 import { loadAverage, machineDescription } from '../common/stats.js';
 import type { SuiteContext, SuiteOutcome } from '../common/suite.js';
 import { measurePodPath } from './pod-path.js';
 import { FRESHNESS_TARGETS, freshnessChart, renderFreshnessMarkdown } from './report.js';
 import type { FreshnessResult } from './report.js';
+import { kubeApiServerReason, kubeVmiApi } from './kube-vmi-api.js';
 import { fakeVmiApi } from './vmi-api.js';
+import type { VmiApi } from './vmi-api.js';
 import { measureVmiPath } from './vmi-path.js';
 
 const log = progressLogger('freshness');
+
+/**
+ * The real kube-apiserver when its binary is there (ZW_BENCH_FRESHNESS_API=real insists, =fake forces the fake
+ * API server); without it the VMI path runs on the fake server and says so in the report and loudly here.
+ */
+async function vmiApiFor(temp: string): Promise<VmiApi> {
+  const wanted = process.env.ZW_BENCH_FRESHNESS_API ?? 'auto';
+  if (!['auto', 'real', 'fake'].includes(wanted))
+    throw new BenchSettingError(`ZW_BENCH_FRESHNESS_API must be auto, real or fake, got ${wanted}`);
+  const missing = wanted === 'fake' ? 'ZW_BENCH_FRESHNESS_API=fake' : kubeApiServerReason();
+  if (missing === undefined) return kubeVmiApi(temp);
+  if (wanted === 'real')
+    throw new BenchSettingError(`ZW_BENCH_FRESHNESS_API=real, but ${kubeApiServerReason() ?? ''}`);
+  log(`!!! the VMI path runs on the FAKE API server, not a real kube-apiserver: ${missing}`);
+  return fakeVmiApi(temp);
+}
 
 export async function runFreshnessSuite(context: SuiteContext): Promise<SuiteOutcome<FreshnessResult>> {
   const { size } = context;
@@ -46,7 +64,7 @@ export async function runFreshnessSuite(context: SuiteContext): Promise<SuiteOut
     cleanups.push(step);
   };
   try {
-    const api = await fakeVmiApi(temp);
+    const api = await vmiApiFor(temp);
     defer(() => api.stop());
     const vmi = await measureVmiPath(api, vmiSettings, temp, defer, log);
     const pod = await measurePodPath(podSettings, temp, defer, log);

@@ -30,6 +30,8 @@ export interface VmiPathSettings {
 
 export interface RecoveryResult {
   readonly trials: number;
+  /** How long the API server was away in each trial (restart: until it answered again). */
+  readonly awayMs: Percentiles;
   /** change made once the API answers → in the zone */
   readonly toZone: Percentiles;
   /** … → answered by CoreDNS */
@@ -104,15 +106,16 @@ async function sampleFreshness(
 async function recoveryTrials(
   context: Context,
   settings: VmiPathSettings,
-  disturb: () => Promise<void>,
+  disturb: () => Promise<number>,
   what: string,
   log: (message: string) => void,
 ): Promise<RecoveryResult> {
   const toZone: number[] = [];
   const toAnswer: number[] = [];
+  const away: number[] = [];
   let failures = 0;
   for (let trial = 0; trial < settings.recoveryTrials; trial++) {
-    await disturb();
+    away.push(await disturb());
     try {
       const sample = await followChange(context, 1 + ((trial * 7919) % (context.vmis - 1)), 60_000);
       toZone.push(sample.zoneMs);
@@ -128,6 +131,7 @@ async function recoveryTrials(
   }
   return {
     trials: settings.recoveryTrials,
+    awayMs: percentiles(away),
     toZone: percentiles(toZone),
     toAnswer: percentiles(toAnswer),
     failures,
