@@ -33,12 +33,19 @@ function nameOf(object: FakeObject): Named {
 const vmiPath = ({ namespace, name }: Named, withName: boolean): string =>
   `/apis/kubevirt.io/v1/namespaces/${namespace}/virtualmachineinstances${withName ? `/${name}` : ''}`;
 
-function resourceVersionOf(body: unknown): string {
-  const version = (body as { metadata?: { resourceVersion?: unknown } } | undefined)?.metadata
-    ?.resourceVersion;
-  if (typeof version !== 'string')
-    throw new Error('the API server answered an object without a resourceVersion');
-  return version;
+/** What an update must carry from the stored object: its uid (ours are made up) and resourceVersion. */
+interface Stored {
+  readonly uid: string;
+  readonly resourceVersion: string;
+}
+
+function storedOf(body: unknown): Stored {
+  const metadata = (body as { metadata?: { uid?: unknown; resourceVersion?: unknown } } | undefined)
+    ?.metadata;
+  const { uid, resourceVersion } = metadata ?? {};
+  if (typeof uid !== 'string' || typeof resourceVersion !== 'string')
+    throw new Error('the API server answered an object without uid or resourceVersion');
+  return { uid, resourceVersion };
 }
 
 async function applyMonitorRbac(api: KubeApiServer): Promise<void> {
@@ -52,8 +59,8 @@ async function createAll(
   api: KubeApiServer,
   objects: readonly FakeObject[],
   parallel: number,
-): Promise<Map<string, string>> {
-  const versions = new Map<string, string>();
+): Promise<Map<string, Stored>> {
+  const versions = new Map<string, Stored>();
   const namespaces = [...new Set(objects.map((object) => nameOf(object).namespace))];
   for (const namespace of namespaces) {
     const existing = await api.request('GET', `/api/v1/namespaces/${namespace}`);
@@ -72,7 +79,7 @@ async function createAll(
         if (object === undefined) continue;
         const named = nameOf(object);
         const created = await api.call('POST', vmiPath(named, false), object);
-        versions.set(`${named.namespace}/${named.name}`, resourceVersionOf(created));
+        versions.set(`${named.namespace}/${named.name}`, storedOf(created));
       }
     }),
   );
@@ -87,7 +94,7 @@ export async function kubeVmiApi(directory: string): Promise<VmiApi> {
     await applyMonitorRbac(api);
     const token = await api.serviceAccountToken(MONITOR_NAMESPACE, MONITOR_SERVICE_ACCOUNT);
     const kubeconfig = await api.writeKubeconfig(path.join(directory, 'monitor.kubeconfig'), token);
-    let versions = new Map<string, string>();
+    let versions = new Map<string, Stored>();
     return {
       label:
         'real kube-apiserver v1.20.2 (--watch-cache=false), RBAC of deploy/monitor/base, TokenRequest token',
@@ -98,9 +105,11 @@ export async function kubeVmiApi(directory: string): Promise<VmiApi> {
       async modify(object) {
         const named = nameOf(object);
         const key = `${named.namespace}/${named.name}`;
-        const metadata = { ...object.metadata, resourceVersion: versions.get(key) };
+        const stored = versions.get(key);
+        if (stored === undefined) throw new Error(`VMI ${key} was not created by this run`);
+        const metadata = { ...object.metadata, ...stored };
         const replaced = await api.call('PUT', vmiPath(named, true), { ...object, metadata });
-        versions.set(key, resourceVersionOf(replaced));
+        versions.set(key, storedOf(replaced));
       },
       async restart(downMs) {
         return (await api.restart({ graceMs: 2000, downMs })).downMs;

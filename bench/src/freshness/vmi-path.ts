@@ -71,6 +71,7 @@ async function followChange(context: Context, index: number, timeoutMs: number):
     timeoutMs,
     `show ${owner} ${address}`,
   );
+  inZone.catch(() => undefined); // awaited below; a failed change must not leave it unhandled
   const changedAt = performance.now();
   await context.api.modify(vmiObject(index, address));
   const [zone, answeredAt] = await Promise.all([
