@@ -63,6 +63,8 @@ export function renderFreshnessMarkdown(r: Omit<FreshnessResult, 'markdown'>): s
     `| API server restart | ${vmi.afterRestart.trials} | ${vmi.afterRestart.awayMs.p50} / ${vmi.afterRestart.awayMs.max} ms | ${p(vmi.afterRestart.toZone)} | ${p(vmi.afterRestart.toAnswer)} | ${vmi.afterRestart.failures} |`,
     `| compacted history (410) | ${vmi.after410.trials} | ${vmi.after410.awayMs.p50} / ${vmi.after410.awayMs.max} ms | ${p(vmi.after410.toZone)} | ${p(vmi.after410.toAnswer)} | ${vmi.after410.failures} |`,
     '',
+    `The monitor's \`zonewright_watch_restarts_total{reason="expired"}\` rose by ${vmi.expiredWatches} over the ${vmi.after410.trials} 410 trials (each trial should add at least one).`,
+    '',
     'Targets:',
     `- VMI change → answer p99 ≤ ${t.vmiP99Ms} ms at ${vmi.vmis.toLocaleString('en')} VMIs: ${met(vmi.freshness.timeouts === 0 && vmi.freshness.total.p99 <= t.vmiP99Ms)} (${vmi.freshness.total.p99} ms).`,
     `- Pod ready → answer p95 ≤ ${t.podP95Ms} ms: ${met(pod.freshness.timeouts === 0 && pod.freshness.total.p95 <= t.podP95Ms)} (${pod.freshness.total.p95} ms); CRI watcher ≤ ${t.criCpuPercent} % CPU: ${met(pod.watcher.cpuPercentQuiet <= t.criCpuPercent)} (${pod.watcher.cpuPercentQuiet} % quiet, ${pod.watcher.cpuPercentDuringSamples} % with a new pod every few seconds); ≤ ${t.criRssMB} MB: ${met(criRssMB <= t.criRssMB)} (${criRssMB} MB).`,

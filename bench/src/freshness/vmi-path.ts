@@ -7,7 +7,7 @@ import { UdpDnsClient, scrapeMetrics, sleep, startCoreDns } from '@zonewright/te
 import { errorMessage } from '../common/log.js';
 import { ZoneFileObserver } from '../common/zone-observer.js';
 import { Generations } from '../monitor/latency-phase.js';
-import { histogramBetween, summarizeHistogram } from '../monitor/metrics.js';
+import { counterIncrease, histogramBetween, summarizeHistogram } from '../monitor/metrics.js';
 import type { HistogramSummary } from '../monitor/metrics.js';
 import { stopProcess } from '../monitor/processes.js';
 import { markerAddress, ownerOf, vmiAddress, vmiObject } from '../monitor/vmi-objects.js';
@@ -50,6 +50,8 @@ export interface VmiPathResult {
   readonly monitorHistogram: HistogramSummary;
   readonly afterRestart: RecoveryResult;
   readonly after410: RecoveryResult;
+  /** Increase of the monitor's zonewright_watch_restarts_total{reason="expired"} over the 410 trials. */
+  readonly expiredWatches: number;
 }
 
 interface Context {
@@ -196,12 +198,20 @@ export async function measureVmiPath(
     'restart',
     log,
   );
+  const before410 = await scrapeMetrics(monitor.metricsUrl);
   const after410 = await recoveryTrials(
     context,
     settings,
     () => api.expireHistory(settings.downMs),
     '410',
     log,
+  );
+  // Proof that the trials really produced 410s: the monitor counts its re-watches that were answered Expired.
+  const expiredWatches = counterIncrease(
+    await scrapeMetrics(monitor.metricsUrl),
+    before410,
+    'zonewright_watch_restarts_total',
+    { reason: 'expired' },
   );
   await stopProcess(monitor.child);
   return {
@@ -215,5 +225,6 @@ export async function measureVmiPath(
     monitorHistogram: summarizeHistogram(histogramBetween(after, before, 'zonewright_event_to_zone_seconds')),
     afterRestart,
     after410,
+    expiredWatches,
   };
 }
