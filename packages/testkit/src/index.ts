@@ -11,3 +11,6 @@ export * from './cri-sandboxes.js';
 export * from './node-image.js';
 export * from './coredns.js';
 export * from './kube-apiserver.js';
+export * from './prometheus-text.js';
+export * from './proc-usage.js';
+export * from './dns-udp.js';
