@@ -1,4 +1,5 @@
 export * from './processes.js';
+export * from './manual-clock.js';
 export * from './dig.js';
 export * from './dns-tools.js';
 export * from './named.js';
@@ -8,3 +9,4 @@ export * from './pause-image.js';
 export * from './containerd.js';
 export * from './node-image.js';
 export * from './coredns.js';
+export * from './kube-apiserver.js';
