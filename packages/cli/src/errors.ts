@@ -1,6 +1,6 @@
 /** A problem with how the command was called or configured; printed without a stack trace, exit code 2. */
 export class UsageError extends Error {
-  override readonly name = 'UsageError';
+  override readonly name: string = 'UsageError';
 }
 
 /** The command ran and found problems (e.g. `check` found a bad zone); exit code 1, output already printed. */

@@ -3,6 +3,7 @@
  * (./wire.ts). Field numbers are those of proto/runtime-subset.proto; every field not listed there is skipped.
  * Decoders return the shapes the watcher uses, with proto3 defaults for absent fields.
  */
+import { isJsonObject } from '@zonewright/zone';
 import { WireReader, WireWriter, emptyStringMap } from './wire.js';
 
 export type SandboxState = 'ready' | 'notready';
@@ -68,10 +69,6 @@ const SANDBOX_READY = 0;
 const NAMESPACE_MODES: readonly NamespaceMode[] = ['pod', 'container', 'node', 'target'];
 const EVENT_TYPES: readonly ContainerEventType[] = ['created', 'started', 'stopped', 'deleted'];
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * The pod's hostname from a verbose `PodSandboxStatus` `info` map: containerd puts the sandbox config under
  * `info` → `config.hostname`; CRI-O puts the OCI spec under `info` → `runtimeSpec.hostname`. Returns
@@ -85,13 +82,13 @@ export function hostnameFromVerboseInfo(info: Readonly<Record<string, string>>):
     } catch {
       continue;
     }
-    if (!isRecord(parsed)) continue;
+    if (!isJsonObject(parsed)) continue;
     const config = parsed['config'];
-    if (isRecord(config) && typeof config['hostname'] === 'string' && config['hostname'] !== '') {
+    if (isJsonObject(config) && typeof config['hostname'] === 'string' && config['hostname'] !== '') {
       return config['hostname'];
     }
     const spec = parsed['runtimeSpec'];
-    if (isRecord(spec) && typeof spec['hostname'] === 'string' && spec['hostname'] !== '') {
+    if (isJsonObject(spec) && typeof spec['hostname'] === 'string' && spec['hostname'] !== '') {
       return spec['hostname'];
     }
   }

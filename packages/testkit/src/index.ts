@@ -1,4 +1,5 @@
 export * from './processes.js';
+export * from './manual-clock.js';
 export * from './dig.js';
 export * from './dns-tools.js';
 export * from './named.js';
@@ -7,3 +8,5 @@ export * from './netns.js';
 export * from './pause-image.js';
 export * from './containerd.js';
 export * from './node-image.js';
+export * from './coredns.js';
+export * from './kube-apiserver.js';

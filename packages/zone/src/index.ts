@@ -1,3 +1,4 @@
+export * from './atomic-file.js';
 export * from './addresses.js';
 export * from './assemble.js';
 export * from './backoff.js';
@@ -5,10 +6,12 @@ export * from './check.js';
 export * from './clock.js';
 export * from './config.js';
 export * from './errors.js';
+export * from './guards.js';
 export * from './logger.js';
 export * from './model.js';
 export * from './names.js';
 export * from './parse.js';
+export * from './plan.js';
 export * from './reconciler.js';
 export * from './render.js';
 export * from './serial.js';

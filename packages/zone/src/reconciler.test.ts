@@ -2,13 +2,14 @@ import { describe, expect, it } from '@jest/globals';
 import * as fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ManualClock } from './clock.js';
+import { ManualClock } from '@zonewright/testkit';
 import { defaultZoneConfig } from './config.js';
 import { ZoneStoreError } from './errors.js';
 import { silentLogger } from './logger.js';
 import type { ClaimedRecord } from './model.js';
 import { parseZone } from './parse.js';
-import { Reconciler, recoverSerial, type ReconcilerObserver, type WriteInfo } from './reconciler.js';
+import { Reconciler, type ReconcilerObserver, type WriteInfo } from './reconciler.js';
+import { recoverSerial } from './render.js';
 import { FileZoneStore, type ZoneStore } from './store.js';
 
 class MemoryStore implements ZoneStore {

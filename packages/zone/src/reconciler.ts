@@ -1,15 +1,13 @@
-import { assembleRecords, type NameConflict } from './assemble.js';
+import { describeConflict, type NameConflict } from './assemble.js';
 import type { Clock } from './clock.js';
 import { reservedNames } from './config.js';
 import { InvalidZoneError, ZoneError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { AddressRecord, ClaimedRecord, ZoneConfig } from './model.js';
-import { parseZone } from './parse.js';
-import { splitRenderedSerial, validateRenderedZone, type RenderedZone } from './render.js';
-import { nextSerial } from './serial.js';
+import { planZone, previousZoneFromText } from './plan.js';
+import type { RenderedZone } from './render.js';
 import type { SkippedRecord } from './skip.js';
 import type { ZoneStore } from './store.js';
-import { diffSorted, renderBody, sortUnique } from './zone-text.js';
 
 /** How a source feeds the reconciler. Keys identify source objects (a VMI's uid, a sandbox id). */
 export interface SourceHandle {
@@ -223,8 +221,9 @@ export class Reconciler {
     if (store.prepare !== undefined) await store.prepare();
     const existing = await store.read(config.origin);
     if (existing !== undefined) {
-      this.diskParts = splitRenderedSerial(existing);
-      this.serial = recoverSerial(existing, config.origin);
+      const previous = previousZoneFromText(existing, config.origin);
+      this.diskParts = previous.onDisk;
+      this.serial = previous.serial;
       logger.info(`found zone ${config.origin} with serial ${this.serial ?? 'unknown'}`);
     }
     this.started = true;
@@ -372,38 +371,24 @@ export class Reconciler {
     this.pendingEvents = [];
     const started = clock.now();
     try {
-      const assembled = assembleRecords(this.allEntries(), config.origin, this.reserved);
-      this.reportAssembly(assembled.conflicts, assembled.rejected);
-      const sorted = sortUnique(assembled.records);
-      const previous = this.lastRecords;
-      const diff =
-        previous === undefined ? { added: sorted.length, removed: 0 } : diffSorted(previous, sorted);
-      if (previous !== undefined && diff.added === 0 && diff.removed === 0) {
-        this.unchanged(sorted);
+      const plan = planZone(
+        config,
+        this.allEntries(),
+        { serial: this.serial, records: this.lastRecords, onDisk: this.diskParts },
+        { nowMs: started, validate: this.options.validate, reserved: this.reserved },
+      );
+      this.reportAssembly(plan.conflicts, plan.rejected);
+      if (plan.status === 'unchanged') {
+        this.unchanged(plan.records);
         return;
       }
-      const body = renderBody(config, sorted);
-      const disk = this.diskParts;
-      if (
-        previous === undefined &&
-        disk !== undefined &&
-        disk.head === body.head &&
-        disk.tail.length === sumLengths(body.chunks) &&
-        disk.tail === body.chunks.join('')
-      ) {
-        this.unchanged(sorted);
-        return;
-      }
-      const serial = nextSerial(this.serial, clock.now());
-      body.chunks.unshift(body.head, String(serial));
-      const text = body.chunks.join('');
-      body.chunks.length = 0;
-      if (this.options.validate ?? true) validateRenderedZone(text, config.origin, body.lines);
-      await store.write(config.origin, text);
+      if (plan.status === 'refused') throw plan.error;
+      const { serial, diff, records } = plan;
+      await store.write(config.origin, plan.text);
       const finished = clock.now();
       this.serial = serial;
       this.diskParts = undefined;
-      this.lastRecords = sorted;
+      this.lastRecords = records;
       this.lastWriteMs = finished;
       this.lastWriteError = undefined;
       this.failingSinceMs = undefined;
@@ -411,14 +396,14 @@ export class Reconciler {
       observer?.onWrite?.({
         origin: config.origin,
         serial,
-        records: sorted.length,
+        records: records.length,
         added: diff.added,
         removed: diff.removed,
         durationMs: finished - started,
         eventDelaysMs: events.map((eventTime) => Math.max(0, finished - eventTime)),
       });
       logger.info(
-        `wrote zone ${config.origin} serial ${serial}: ${sorted.length} records, +${diff.added} \u2212${diff.removed}`,
+        `wrote zone ${config.origin} serial ${serial}: ${records.length} records, +${diff.added} \u2212${diff.removed}`,
         { durationMs: finished - started },
       );
       this.markReady();
@@ -475,9 +460,7 @@ export class Reconciler {
       conflictIds.add(id);
       if (this.knownConflicts.has(id)) continue;
       observer?.onConflict?.(conflict);
-      logger.warn(
-        `name ${conflict.name} is claimed by ${conflict.winner} and ${conflict.loser}; ${conflict.winner} keeps it`,
-      );
+      logger.warn(describeConflict(conflict));
     }
     const rejectionIds = new Set<string>();
     for (const skipped of rejected) {
@@ -501,22 +484,4 @@ export class Reconciler {
     this.ready = true;
     for (const resolve of this.readyWaiters.splice(0)) resolve();
   }
-}
-
-function sumLengths(strings: readonly string[]): number {
-  let length = 0;
-  for (const text of strings) length += text.length;
-  return length;
-}
-
-/** The serial of a zone on disk: ours by a cheap match, anyone's by a full parse. */
-export function recoverSerial(text: string, origin: string): number | undefined {
-  const parts = splitRenderedSerial(text);
-  if (parts !== undefined) {
-    const serial = Number(text.slice(parts.head.length, text.length - parts.tail.length));
-    if (Number.isInteger(serial)) return serial;
-  }
-  const soa = parseZone(text, { origin }).records.find((record) => record.type === 'SOA');
-  const serial = Number(soa?.rdata[2]);
-  return Number.isInteger(serial) ? serial : undefined;
 }

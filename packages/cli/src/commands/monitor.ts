@@ -1,21 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { Counter } from 'prom-client';
-import {
-  collectVmiRecords,
-  DirectorySource,
-  KubernetesSource,
-  loadKubeConfig,
-  parseVmiDocuments,
-} from '@zonewright/status-monitor';
+import { collectVmiRecords, createMonitorSource, parseVmiDocuments } from '@zonewright/status-monitor';
 import {
   createZoneConfig,
+  describeConflict,
   FileZoneStore,
-  joinRendered,
-  nextSerial,
-  renderZoneParts,
-  assembleRecords,
-  recoverSerial,
-  reservedNames,
+  planZone,
+  previousZoneFromText,
   type Logger,
   type SkippedRecord,
   type ZoneConfig,
@@ -52,15 +43,10 @@ export function monitorOrigin(domain: string): string {
 }
 
 /**
- * The name server address: the flag or NAME_SERVER_IP, else POD_IP; the directory demo may fall back to
- * 127.0.0.1, the cluster source refuses to guess.
+ * The name server address (the flag, NAME_SERVER_IP or POD_IP, by the option table); the directory demo may
+ * fall back to 127.0.0.1, the cluster source refuses to guess.
  */
-export function resolveNameServerIp(
-  flag: string | undefined,
-  env: NodeJS.ProcessEnv,
-  source: MonitorSourceKind,
-): string {
-  const value = flag ?? env.NAME_SERVER_IP ?? env.POD_IP;
+export function resolveNameServerIp(value: string | undefined, source: MonitorSourceKind): string {
   if (value !== undefined && value.trim() !== '') return value.trim();
   if (source === 'directory') return '127.0.0.1';
   throw new UsageError(
@@ -126,56 +112,40 @@ export async function runMonitor(
     once: settings.once,
     ...(signal === undefined ? {} : { signal }),
     createSources: (reconciler): RunnableSource[] => {
-      const handle = reconciler.registerSource(settings.source === 'kubernetes' ? 'kubernetes' : 'directory');
-      const common = {
-        handle,
-        logger,
-        origin: config.origin,
-        allowNonRoutable: settings.allowNonRoutable,
-        excludeNamespaces: settings.excludeNamespaces,
-      };
-      if (settings.source === 'directory') {
-        logger.info(`watching VMI objects in ${settings.vmiDir}`);
-        return [
-          new DirectorySource({
-            ...common,
-            directory: settings.vmiDir,
-            watch: !settings.once,
-            observer: {
-              onFileError: ({ path, error }) => {
-                fileErrors.inc();
-                logger.warn(`cannot use ${path}: ${error.message}`);
-              },
-              onFileLoaded: ({ skipped }) => countSkips(metrics, skipped),
-            },
-          }),
-        ];
-      }
-      let kubeConfig;
+      let source;
       try {
-        kubeConfig = loadKubeConfig(settings.kubeconfig);
-      } catch (error) {
-        throw new UsageError(`cannot load Kubernetes configuration: ${(error as Error).message}`);
-      }
-      logger.info(
-        `watching virtualmachineinstances.kubevirt.io at ${kubeConfig.getCurrentCluster()?.server ?? '?'}`,
-        {
-          namespaces: settings.namespaces.length === 0 ? 'all' : settings.namespaces,
-        },
-      );
-      return [
-        new KubernetesSource({
-          ...common,
-          kubeConfig,
-          namespaces: settings.namespaces,
+        source = createMonitorSource({
+          reconciler,
+          input:
+            settings.source === 'directory'
+              ? { kind: 'directory', directory: settings.vmiDir, watch: !settings.once }
+              : { kind: 'kubernetes', kubeconfig: settings.kubeconfig, namespaces: settings.namespaces },
+          origin: config.origin,
+          logger,
+          allowNonRoutable: settings.allowNonRoutable,
+          excludeNamespaces: settings.excludeNamespaces,
           observer: {
+            onFileError: ({ path, error }) => {
+              fileErrors.inc();
+              logger.warn(`cannot use ${path}: ${error.message}`);
+            },
+            onFileLoaded: ({ skipped }) => countSkips(metrics, skipped),
             onWatchRestart: ({ reason }) => restarts.inc({ reason }),
             onEvent: ({ type }) => events.inc({ type }),
             onSkipped: ({ skipped }) => countSkips(metrics, skipped),
             onInvalidObject: (error) => logger.warn(`ignoring an object from the API: ${error.message}`),
           },
-        }),
-      ];
+        });
+      } catch (error) {
+        if (settings.source !== 'kubernetes') throw error;
+        throw new UsageError(`cannot load Kubernetes configuration: ${(error as Error).message}`);
+      }
+      if (source.kind === 'directory') logger.info(`watching VMI objects in ${source.location}`);
+      else
+        logger.info(`watching virtualmachineinstances.kubevirt.io at ${source.location}`, {
+          namespaces: settings.namespaces.length === 0 ? 'all' : settings.namespaces,
+        });
+      return [source];
     },
   });
 }
@@ -217,25 +187,29 @@ export async function runRender(
     excludeNamespaces: settings.excludeNamespaces,
   });
   for (const invalid of batch.invalid) logger.warn(`ignoring an object: ${invalid.message}`);
-  const assembled = assembleRecords(batch.entries, config.origin, reservedNames(config));
-  for (const skip of [...batch.skipped, ...assembled.rejected])
+  for (const skip of batch.skipped)
     logger.warn(`skipped: ${skip.detail}`, { object: skip.object, reason: skip.reason });
-  for (const conflict of assembled.conflicts)
-    logger.warn(
-      `name ${conflict.name} is claimed by ${conflict.winner} and ${conflict.loser}; ${conflict.winner} keeps it`,
-    );
-  const parts = renderZoneParts(config, assembled.records);
-  if (settings.zonesDir === undefined) {
-    out(joinRendered(parts, settings.serial ?? nextSerial(undefined, Date.now())));
+  const store = settings.zonesDir === undefined ? undefined : new FileZoneStore(settings.zonesDir);
+  if (store !== undefined) await store.prepare();
+  const previous =
+    store === undefined ? {} : previousZoneFromText(await store.read(config.origin), config.origin);
+  const plan = planZone(config, batch.entries, previous, { nowMs: Date.now(), serial: settings.serial });
+  for (const skip of plan.rejected)
+    logger.warn(`skipped: ${skip.detail}`, { object: skip.object, reason: skip.reason });
+  for (const conflict of plan.conflicts) logger.warn(describeConflict(conflict));
+  if (plan.status === 'refused') throw plan.error;
+  if (store === undefined) {
+    if (plan.status === 'write') out(plan.text);
     return;
   }
-  const store = new FileZoneStore(settings.zonesDir);
-  await store.prepare();
-  const existing = await store.read(config.origin);
-  const previous = existing === undefined ? undefined : recoverSerial(existing, config.origin);
-  const serial = settings.serial ?? nextSerial(previous, Date.now());
-  await store.write(config.origin, joinRendered(parts, serial));
+  if (plan.status === 'unchanged') {
+    logger.info(
+      `zone ${config.origin} unchanged: ${plan.records.length} records from ${batch.vmis} VMIs already in ${store.pathOf(config.origin)}`,
+    );
+    return;
+  }
+  await store.write(config.origin, plan.text);
   logger.info(
-    `wrote zone ${config.origin} serial ${serial}: ${assembled.records.length} records from ${batch.vmis} VMIs to ${store.pathOf(config.origin)}`,
+    `wrote zone ${config.origin} serial ${plan.serial}: ${plan.records.length} records, +${plan.diff.added} \u2212${plan.diff.removed}, from ${batch.vmis} VMIs to ${store.pathOf(config.origin)}`,
   );
 }
