@@ -627,8 +627,11 @@ export class KubernetesSource {
     const idleMs = this.options.watchIdleMs ?? timeoutSeconds * 1000 + 30_000;
     const settleMs = this.options.watchSettleMs ?? 1000;
     const answerMs = Math.min(this.options.requestTimeoutMs ?? 60_000, idleMs);
+    // Aborted when the watch ends or the source stops (a listener, not AbortSignal.any: one watch after another
+    // must not leave anything behind on the long-lived stop signal).
     const controller = new AbortController();
-    const signal = AbortSignal.any([controller.signal, this.stopController.signal]);
+    const signal = controller.signal;
+    const stopSignal = this.stopController.signal;
     return new Promise<WatchOutcome>((resolve) => {
       let progressed = false;
       let settled = false;
@@ -639,6 +642,7 @@ export class KubernetesSource {
         settled = true;
         clearTimeout(idleTimer);
         clearTimeout(settleTimer);
+        stopSignal.removeEventListener('abort', onStop);
         controller.abort();
         if (this.stopped) resolve({ end: 'stopped', progressed });
         else resolve(error === undefined ? { end, progressed } : { end, error, progressed });
@@ -659,7 +663,9 @@ export class KubernetesSource {
         this.answered(state);
         this.current(state, 'watch', `watch resumed from resourceVersion ${fromVersion}`);
       };
-      signal.addEventListener('abort', () => finish('stopped'), { once: true });
+      const onStop = (): void => finish('stopped');
+      if (stopSignal.aborted) onStop();
+      else stopSignal.addEventListener('abort', onStop, { once: true });
       const armIdle = (ms: number, error: () => Error): void => {
         clearTimeout(idleTimer);
         idleTimer = setTimeout(() => fail(error()), ms);
