@@ -169,6 +169,8 @@ describe('zonewright cri-watch', () => {
       expect(metrics).toMatch(/zonewright_cri_polls_total\{trigger="interval"\} [1-9]/);
       expect(metrics).toMatch(/zonewright_cri_sandboxes\{state="ready"\} 2/);
       expect(metrics).toMatch(/zonewright_zone_writes_total\{origin="cluster\.local"\} [1-9]/);
+      expect(metrics).toMatch(/^zonewright_source_up\{source="cri"\} 1$/m);
+      expect(metrics).toMatch(/^zonewright_zone_behind_seconds\{origin="cluster\.local"\} 0$/m);
       await assertZoneValid(ORIGIN, join(zonesDir, `db.${ORIGIN}`));
       watcher.child.kill('SIGTERM');
       const status = await watcher.exited;

@@ -293,3 +293,53 @@ describe('runZoneWatcher with a zones directory it cannot use', () => {
     expect(watcher.sourceStarts()).toBe(0);
   });
 });
+
+describe('runZoneWatcher staleness', () => {
+  /** The value of one sample line of /metrics, e.g. `zonewright_source_up{source="test"}`. */
+  async function sample(watcher: Watcher, series: string): Promise<number | undefined> {
+    const { body } = await watcher.get('/metrics');
+    const line = body.split('\n').find((text) => text.startsWith(`${series} `));
+    return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  }
+
+  it('serves zonewright_zone_behind_seconds and zonewright_source_up, and logs falling behind and catching up', async () => {
+    const lines: string[] = [];
+    const log =
+      (level: string) =>
+      (message: string): void => {
+        lines.push(`${level} ${message}`);
+      };
+    const watcher = await startWatcher({
+      logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
+    });
+    const behind = 'zonewright_zone_behind_seconds{origin="vm.example.com"}';
+    const up = 'zonewright_source_up{source="test"}';
+    expect(await sample(watcher, behind)).toBe(0);
+    expect(await sample(watcher, up)).toBe(1);
+
+    watcher.handle.reportError(new Error('connect ECONNREFUSED'));
+    await watcher.advance(7_000);
+    expect(await sample(watcher, behind)).toBe(7);
+    expect(await sample(watcher, up)).toBe(0);
+    expect(lines.filter((line) => line.includes('is behind its sources'))).toEqual([
+      'warn zone vm.example.com is behind its sources since 2026-01-01T00:00:00.000Z (5.0 s): source test failing: connect ECONNREFUSED',
+    ]);
+
+    // Back: a change delivered with the recovery is pending (still behind), then written (current).
+    watcher.handle.upsert('b', [rec('b.default', '10.1.0.2')], watcher.clock.now());
+    watcher.handle.reportHealthy();
+    expect(await sample(watcher, up)).toBe(1);
+    expect(await sample(watcher, behind)).toBe(7);
+    await watcher.advance(1_000);
+    expect(await fs.readFile(watcher.zoneFile, 'utf8')).toContain('b.default');
+    expect(await sample(watcher, behind)).toBe(0);
+    // The log line comes with the next once-a-second check.
+    await watcher.advance(1_000);
+    // 7 s until the write; the manual clock may have moved on by the next tick while the real file was written.
+    expect(lines.filter((line) => line.includes('is current again'))).toEqual([
+      expect.stringMatching(
+        /^info zone vm\.example\.com is current again; it was behind its sources for [78]\.0 s$/,
+      ),
+    ]);
+  });
+});

@@ -2,6 +2,7 @@ import {
   Backoff,
   FileZoneStore,
   Reconciler,
+  StalenessLog,
   systemClock,
   type Clock,
   type Logger,
@@ -63,6 +64,10 @@ export function writeFailureProblem(
   );
 }
 
+/** First and longest wait between attempts to prepare the zones directory of a long-running watcher (jittered). */
+export const START_RETRY_MIN_MS = 500;
+export const START_RETRY_MAX_MS = 30_000;
+
 function isTransient(error: unknown): boolean {
   return (error as { transient?: unknown } | undefined)?.transient === true;
 }
@@ -102,6 +107,17 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
     },
   });
   const sources = options.createSources(reconciler, metrics);
+  metrics.trackStaleness(
+    () => reconciler.status(),
+    () => clock.now(),
+  );
+  // Logs when the zone falls behind its sources (a source down, writes failing) and when it is current again.
+  const staleness = new StalenessLog({ origin: config.origin, logger });
+  let stalenessTimer: unknown;
+  const checkStaleness = (): void => {
+    staleness.update(clock.now(), reconciler.status());
+    stalenessTimer = clock.setTimeout(checkStaleness, 1000);
+  };
   // Stop requests are honoured from here on, at every stage: starting, listing, writing, backing off.
   let stopping = false;
   const signalHandlers: [NodeJS.Signals, () => void][] = [];
@@ -154,7 +170,7 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
   if (server !== undefined) options.onListening?.(server);
   try {
     // The zones directory is retried like everything else: capped exponential backoff (0.5 s … 30 s, jittered).
-    const startBackoff = new Backoff();
+    const startBackoff = new Backoff({ initialMs: START_RETRY_MIN_MS, maxMs: START_RETRY_MAX_MS });
     while (!stopping) {
       try {
         if (!(await unlessStopped(reconciler.start()))) break;
@@ -188,9 +204,13 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
     }
     if (!stopping) {
       if (options.once) await Promise.race([reconciler.whenReady(), stopped, onceFailed]);
-      else await stopped;
+      else {
+        checkStaleness();
+        await stopped;
+      }
     }
   } finally {
+    if (stalenessTimer !== undefined) clock.clearTimeout(stalenessTimer);
     for (const [name, handler] of signalHandlers) process.removeListener(name, handler);
     // A source stopped while its start() is still running could be left watching: let start() finish first.
     await Promise.allSettled(started);

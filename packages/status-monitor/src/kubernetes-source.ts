@@ -278,14 +278,14 @@ function statusCodeOf(error: unknown): number | undefined {
 }
 
 function messageOf(error: unknown): string {
-  if (error instanceof Error) {
-    const body = (error as { body?: unknown }).body;
-    const fromBody = typeof body === 'string' ? statusMessage(body) : undefined;
-    if (fromBody !== undefined) return fromBody;
-    const code = statusCodeOf(error);
-    return code !== undefined ? `HTTP ${code}: ${error.message.split('\n')[0] ?? ''}` : error.message;
-  }
-  return String(error);
+  // Not `instanceof Error`: errors from Node's own modules may come from another realm (e.g. under jest).
+  const record =
+    typeof error === 'object' && error !== null ? (error as { body?: unknown; message?: unknown }) : {};
+  if (typeof record.message !== 'string') return String(error);
+  const fromBody = typeof record.body === 'string' ? statusMessage(record.body) : undefined;
+  if (fromBody !== undefined) return fromBody;
+  const code = statusCodeOf(error);
+  return code !== undefined ? `HTTP ${code}: ${record.message.split('\n')[0] ?? ''}` : record.message;
 }
 
 function seconds(ms: number): string {

@@ -16,4 +16,5 @@ export * from './reconciler.js';
 export * from './render.js';
 export * from './serial.js';
 export * from './skip.js';
+export * from './staleness.js';
 export * from './store.js';
