@@ -64,6 +64,10 @@ export function writeFailureProblem(
   );
 }
 
+/** First and longest wait between attempts to prepare the zones directory of a long-running watcher (jittered). */
+export const START_RETRY_MIN_MS = 500;
+export const START_RETRY_MAX_MS = 30_000;
+
 function isTransient(error: unknown): boolean {
   return (error as { transient?: unknown } | undefined)?.transient === true;
 }
@@ -166,7 +170,7 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
   if (server !== undefined) options.onListening?.(server);
   try {
     // The zones directory is retried like everything else: capped exponential backoff (0.5 s … 30 s, jittered).
-    const startBackoff = new Backoff();
+    const startBackoff = new Backoff({ initialMs: START_RETRY_MIN_MS, maxMs: START_RETRY_MAX_MS });
     while (!stopping) {
       try {
         if (!(await unlessStopped(reconciler.start()))) break;
