@@ -6,7 +6,7 @@
  * Corefile.node (testkit startCoreDns). From the moment node-setup has installed the 169.254.0.2 redirect, a
  * querier on the node asks for a cluster-domain name without pause, through the redirect.
  *
- * The promise (docs/adr/0008): a cluster-domain name never gets SERVFAIL; the first answer is already the
+ * The promise (docs/adr/0010): a cluster-domain name never gets SERVFAIL; the first answer is already the
  * authoritative NXDOMAIN of a complete zone (written by the first-zone init container, also with no pod at
  * all), and a pod started afterwards is answered from the node and from another pod.
  *

@@ -260,7 +260,7 @@ describe('node', () => {
       'Secret',
     ])
       expect(kinds).not.toContain(kind);
-    // The redirect first, then the first complete zone, and only then CoreDNS (docs/adr/0008).
+    // The redirect first, then the first complete zone, and only then CoreDNS (docs/adr/0010).
     expect(pod.initContainers?.map((item) => item.name)).toEqual(['node-setup', 'first-zone']);
     expect(pod.initContainers?.[0]?.args?.slice(0, 2)).toEqual(['node-setup', 'install']);
     expect(pod.initContainers?.[1]?.args?.slice(0, 2)).toEqual(['cri-watch', '--once']);
