@@ -5,7 +5,7 @@ import { CriError, CriNotFoundError, CriUnimplementedError } from './errors.js';
 import { sandboxObjectName, sandboxRecords, type SandboxRecordsResult } from './sandbox-records.js';
 import type { SocketWatch, SocketWatchFactory } from './socket-watch.js';
 
-export const DEFAULT_POLL_INTERVAL_MS = 2000;
+export const DEFAULT_POLL_INTERVAL_MS = 1500;
 export const DEFAULT_MAX_BACKOFF_MS = 30_000;
 
 /** What started a poll. */
@@ -44,7 +44,7 @@ export interface CriWatcherOptions {
   readonly nodeIps?: readonly string[];
   readonly clock: Clock;
   readonly logger: Logger;
-  /** Time between `ListPodSandbox` calls; default 2000 ms. */
+  /** Time between `ListPodSandbox` calls; default 1500 ms (the shipped DaemonSet value, docs/adr/0010). */
   readonly intervalMs?: number;
   /** Cap of the retry backoff after failures (interval, 2×, 4×, … up to this); default 30 s. */
   readonly maxBackoffMs?: number;

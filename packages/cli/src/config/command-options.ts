@@ -176,7 +176,7 @@ export const CRI_WATCH_OPTIONS = {
   }),
   intervalMs: duration({
     flag: 'interval',
-    default: '2s',
+    default: '1500ms',
     min: '100ms',
     max: '1h',
     help: 'time between ListPodSandbox polls',
