@@ -1,4 +1,11 @@
-import type { ClaimedRecord, Clock, Logger, SkippedRecord, SourceHandle } from '@zonewright/zone';
+import {
+  backoffDelay,
+  type ClaimedRecord,
+  type Clock,
+  type Logger,
+  type SkippedRecord,
+  type SourceHandle,
+} from '@zonewright/zone';
 import type { ContainerEventWatch, SandboxRuntime } from './cri-client.js';
 import type { PodSandboxSummary } from './cri-messages.js';
 import { CriError, CriNotFoundError, CriUnimplementedError } from './errors.js';
@@ -211,7 +218,11 @@ export class CriWatcher {
         await this.poll(trigger);
         this.startEvents();
       } catch {
-        nextDelay = Math.min(this.maxBackoffMs, this.intervalMs * 2 ** Math.min(this.failures - 1, 30));
+        // interval, 2×, 4×, … up to maxBackoffMs; one poller per runtime, so no jitter (random fixed at 1).
+        nextDelay = backoffDelay(this.failures - 1, () => 1, {
+          initialMs: this.intervalMs,
+          maxMs: this.maxBackoffMs,
+        });
         if (this.clock.now() < this.fastRetryUntil) {
           nextDelay = Math.min(nextDelay, this.options.socketRetryMs ?? 200);
         }
