@@ -10,6 +10,7 @@ export * from './names.js';
 export * from './parse.js';
 export * from './reconciler.js';
 export * from './render.js';
+export * from './reverse.js';
 export * from './serial.js';
 export * from './skip.js';
 export * from './store.js';

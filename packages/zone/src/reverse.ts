@@ -1,0 +1,326 @@
+// Reverse zones (PTR): configured address ranges, their reverse origins, and the PTR records derived from a
+// forward zone's address records. Pure: the reconciler writes the text through the same store and rules as
+// the forward zone.
+import ipaddr from 'ipaddr.js';
+import { addressSortKey } from './addresses.js';
+import { InvalidZoneError, ZoneError } from './errors.js';
+import type { AddressRecord, AddressType, SoaTimers, ZoneConfig } from './model.js';
+import { type RenderedZone } from './render.js';
+
+/** A `--reverse-zone` value that cannot be used; the message names the value and what is wrong. */
+export class InvalidReverseRangeError extends ZoneError {}
+
+/** One configured range, served as one reverse zone. */
+export interface ReverseRange {
+  /** The range as given, normalized: `10.10.0.0/16`, `fd00:10::/48`. */
+  readonly cidr: string;
+  readonly type: AddressType;
+  readonly prefixLength: number;
+  /** `10.10.in-addr.arpa`, `0.1.0.0.0.0.d.f.ip6.arpa` (no trailing dot). */
+  readonly origin: string;
+}
+
+/** A PTR record: owner relative to the reverse origin, target absolute (with the trailing dot). */
+export interface PtrRecord {
+  readonly name: string;
+  readonly target: string;
+  /** Numeric sort key of the address (see addressSortKey). */
+  readonly key: string;
+}
+
+export interface ReverseZoneContent {
+  readonly range: ReverseRange;
+  /** One PTR per address, sorted by address. */
+  readonly records: readonly PtrRecord[];
+}
+
+export interface ReversePlan {
+  readonly zones: readonly ReverseZoneContent[];
+  /** Distinct addresses of the forward zone that fall in no configured range (not published). */
+  readonly outside: number;
+}
+
+const MAX_RANGES = 64;
+
+function fail(input: string, why: string): never {
+  throw new InvalidReverseRangeError(`reverse zone ${JSON.stringify(input)}: ${why}`);
+}
+
+function parseOne(input: string): ReverseRange {
+  const slash = input.indexOf('/');
+  if (slash < 0) fail(input, 'expected an address range such as 10.10.0.0/16 or fd00:10::/48');
+  const addressText = input.slice(0, slash);
+  const lengthText = input.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(lengthText))
+    fail(input, `prefix length ${JSON.stringify(lengthText)} is not a number`);
+  const prefixLength = Number(lengthText);
+  if (!addressText.includes(':') && ipaddr.IPv4.isValidFourPartDecimal(addressText)) {
+    if (prefixLength !== 8 && prefixLength !== 16 && prefixLength !== 24) {
+      fail(input, 'IPv4 ranges must end on an octet boundary: /8, /16 or /24');
+    }
+    const octets = ipaddr.IPv4.parse(addressText).octets;
+    const kept = prefixLength / 8;
+    if (octets.slice(kept).some((octet) => octet !== 0)) {
+      fail(
+        input,
+        `host bits are set; did you mean ${octets.slice(0, kept).concat([0, 0, 0]).slice(0, 4).join('.')}/${prefixLength}?`,
+      );
+    }
+    const labels = octets.slice(0, kept).reverse().map(String);
+    return {
+      cidr: `${octets.join('.')}/${prefixLength}`,
+      type: 'A',
+      prefixLength,
+      origin: `${labels.join('.')}.in-addr.arpa`,
+    };
+  }
+  if (!addressText.includes('%') && ipaddr.IPv6.isValid(addressText)) {
+    if (prefixLength === 0 || prefixLength > 124 || prefixLength % 4 !== 0) {
+      fail(input, 'IPv6 ranges must end on a nibble boundary: a multiple of 4 from /4 to /124');
+    }
+    const address = ipaddr.IPv6.parse(addressText);
+    if (address.isIPv4MappedAddress()) fail(input, 'write IPv4-mapped ranges as IPv4');
+    const nibbles = nibblesOf(address);
+    const kept = prefixLength / 4;
+    if (nibbles.slice(kept).some((nibble) => nibble !== '0')) {
+      const network = ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/${prefixLength}`);
+      fail(input, `host bits are set; did you mean ${network.toRFC5952String()}/${prefixLength}?`);
+    }
+    return {
+      cidr: `${address.toRFC5952String()}/${prefixLength}`,
+      type: 'AAAA',
+      prefixLength,
+      origin: `${nibbles.slice(0, kept).reverse().join('.')}.ip6.arpa`,
+    };
+  }
+  return fail(input, `${JSON.stringify(addressText)} is not an IPv4 or IPv6 address`);
+}
+
+function nibblesOf(address: ipaddr.IPv6): string[] {
+  const nibbles: string[] = [];
+  for (const part of address.parts) {
+    const hex = part.toString(16).padStart(4, '0');
+    for (const nibble of hex) nibbles.push(nibble);
+  }
+  return nibbles;
+}
+
+/** True when `inner`'s origin is `outer`'s origin or below it (the ranges overlap). */
+function within(inner: ReverseRange, outer: ReverseRange): boolean {
+  return inner.origin === outer.origin || inner.origin.endsWith(`.${outer.origin}`);
+}
+
+/**
+ * Parses configured ranges (`10.10.0.0/16,fd00:10::/48`, or several values): IPv4 on octet boundaries
+ * (/8, /16, /24), IPv6 on nibble boundaries. Duplicates and overlapping ranges are refused (an address must
+ * belong to exactly one reverse zone). Throws {@link InvalidReverseRangeError} naming the bad value.
+ */
+export function parseReverseRanges(input: string | readonly string[]): ReverseRange[] {
+  const values = (typeof input === 'string' ? [input] : input)
+    .flatMap((value) => value.split(','))
+    .map((value) => value.trim())
+    .filter((value) => value.length > 0);
+  if (values.length > MAX_RANGES) {
+    throw new InvalidReverseRangeError(
+      `${values.length} reverse zones configured; at most ${MAX_RANGES} (CoreDNS matches every query against every zone)`,
+    );
+  }
+  const ranges: ReverseRange[] = [];
+  for (const value of values) {
+    const range = parseOne(value);
+    const other = ranges.find((earlier) => within(range, earlier) || within(earlier, range));
+    if (other !== undefined) {
+      throw new InvalidReverseRangeError(
+        other.cidr === range.cidr
+          ? `reverse zone ${range.cidr} is given twice`
+          : `reverse zones ${other.cidr} and ${range.cidr} overlap; give only one of them`,
+      );
+    }
+    ranges.push(range);
+  }
+  return ranges;
+}
+
+/** The full reverse name of a canonical address, without the trailing dot (`4.3.10.10.in-addr.arpa`). */
+export function reverseName(type: AddressType, address: string): string {
+  if (type === 'A') return `${address.split('.').reverse().join('.')}.in-addr.arpa`;
+  return `${addressSortKey('AAAA', address).replaceAll(':', '').split('').reverse().join('.')}.ip6.arpa`;
+}
+
+/** The reverse name of any IP address text, or undefined when it is not one (for `inspect --name`). */
+export function reverseNameOf(input: string): string | undefined {
+  if (!input.includes(':') && ipaddr.IPv4.isValidFourPartDecimal(input)) {
+    return reverseName('A', ipaddr.IPv4.parse(input).toString());
+  }
+  if (!input.includes('%') && ipaddr.IPv6.isValid(input)) {
+    const v6 = ipaddr.IPv6.parse(input);
+    if (v6.isIPv4MappedAddress()) return reverseName('A', v6.toIPv4Address().toString());
+    return reverseName('AAAA', v6.toRFC5952String());
+  }
+  return undefined;
+}
+
+function labelCount(name: string): number {
+  let count = 1;
+  for (let index = name.indexOf('.'); index >= 0; index = name.indexOf('.', index + 1)) count += 1;
+  return count;
+}
+
+/** Prefix of the address sort key a range covers (IPv4: hex digits; IPv6: nibbles with the colons). */
+function rangeKeyPrefix(range: ReverseRange): string {
+  const [address = ''] = range.cidr.split('/');
+  const key = addressSortKey(range.type, address);
+  if (range.type === 'A') return key.slice(0, range.prefixLength / 4);
+  const nibbles = range.prefixLength / 4;
+  return key.slice(0, nibbles + Math.floor((nibbles - 1) / 4));
+}
+
+/** Which of several names of one address its PTR names: the most labels, then the lowest name. */
+function preferred(candidate: string, current: string): boolean {
+  const candidateLabels = labelCount(candidate);
+  const currentLabels = labelCount(current);
+  if (candidateLabels !== currentLabels) return candidateLabels > currentLabels;
+  return candidate < current;
+}
+
+/**
+ * The PTR records of every configured range, from the forward zone's records (names relative to
+ * `forwardOrigin`). One PTR per address: when several names have the address, the most specific one (most
+ * labels: `<iface>.<vmi>.<ns>` over `<vmi>.<ns>`, `<host>.<ns>.svc` over `<host>.svc`), and among equally
+ * specific names the lowest, so replicas and restarts agree. Addresses in no range are counted, not published.
+ */
+export function planReverseZones(
+  ranges: readonly ReverseRange[],
+  forwardOrigin: string,
+  records: readonly AddressRecord[],
+): ReversePlan {
+  const prefixes = ranges.map((range) => ({ range, prefix: rangeKeyPrefix(range) }));
+  const chosen = ranges.map(() => new Map<string, { name: string; address: string }>());
+  const outside = new Set<string>();
+  for (const record of records) {
+    const key = addressSortKey(record.type, record.address);
+    let zone = -1;
+    for (let index = 0; index < prefixes.length; index += 1) {
+      const entry = prefixes[index] as (typeof prefixes)[number];
+      if (entry.range.type === record.type && key.startsWith(entry.prefix)) {
+        zone = index;
+        break;
+      }
+    }
+    if (zone < 0) {
+      outside.add(key);
+      continue;
+    }
+    const byAddress = chosen[zone] as Map<string, { name: string; address: string }>;
+    const current = byAddress.get(key);
+    if (current === undefined || preferred(record.name, current.name)) {
+      byAddress.set(key, { name: record.name, address: record.address });
+    }
+  }
+  const zones = ranges.map((range, index) => {
+    const byAddress = chosen[index] as Map<string, { name: string; address: string }>;
+    const suffixLength = range.origin.length + 1;
+    const ptrs: PtrRecord[] = [];
+    for (const key of [...byAddress.keys()].sort()) {
+      const { name, address } = byAddress.get(key) as { name: string; address: string };
+      const full = reverseName(range.type, address);
+      ptrs.push({
+        name: full.slice(0, full.length - suffixLength),
+        target: `${name}.${forwardOrigin}.`,
+        key,
+      });
+    }
+    return { range, records: ptrs };
+  });
+  return { zones, outside: outside.size };
+}
+
+/** What a reverse zone's SOA and NS say: the forward zone's name server and hostmaster, its TTL and timers. */
+export interface ReverseZoneConfig {
+  readonly origin: string;
+  readonly ttl: number;
+  readonly nameServer: string;
+  readonly hostmaster: string;
+  readonly soa: SoaTimers;
+  readonly cidr: string;
+}
+
+export function reverseZoneConfig(range: ReverseRange, forward: ZoneConfig): ReverseZoneConfig {
+  return Object.freeze({
+    origin: range.origin,
+    ttl: forward.ttl,
+    nameServer: `${forward.nameServer.name}.${forward.origin}.`,
+    hostmaster: `${forward.hostmaster}.${forward.origin}.`,
+    soa: forward.soa,
+    cidr: range.cidr,
+  });
+}
+
+/**
+ * Renders a reverse zone in the same two parts as the forward renderer (`head` up to the serial), with the
+ * same four header lines, so recoverSerial and splitRenderedSerial read it too.
+ */
+export function renderReverseZoneParts(
+  config: ReverseZoneConfig,
+  records: readonly PtrRecord[],
+): RenderedZone {
+  const { origin, ttl, soa } = config;
+  const head =
+    `; zone ${origin}: reverse of ${config.cidr}, written by zonewright, do not edit (the next write replaces this file)\n` +
+    `$ORIGIN ${origin}.\n` +
+    `$TTL ${ttl}\n` +
+    `@\tIN\tSOA\t${config.nameServer} ${config.hostmaster} `;
+  const lines = [
+    ` ${soa.refresh} ${soa.retry} ${soa.expire} ${soa.minimum}\n`,
+    `@\tIN\tNS\t${config.nameServer}\n`,
+  ];
+  for (const record of records) lines.push(`${record.name}\tIN\tPTR\t${record.target}\n`);
+  return { head, tail: lines.join('') };
+}
+
+const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+const V4_OWNER = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(?:\\.(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){0,2}';
+const V6_OWNER = '[0-9a-f](?:\\.[0-9a-f]){0,30}';
+
+/**
+ * Checks reverse-zone text before it is renamed into place: the header, a serial of 1-4294967295, the NS
+ * line, and then only `<owner> IN PTR <absolute name>.` lines whose owner has exactly the labels an address
+ * in this zone has. Throws {@link InvalidZoneError} naming the first bad line.
+ */
+export function validateReverseZone(text: string, config: ReverseZoneConfig, expectedRecords: number): void {
+  const { origin } = config;
+  const failAt = (line: number, message: string): never => {
+    throw new InvalidZoneError(`zone ${origin} failed validation at line ${line}: ${message}`);
+  };
+  const lines = text.split('\n');
+  if (lines.at(-1) !== '') failAt(lines.length, 'the zone does not end with a line end');
+  lines.pop();
+  if (
+    !(lines[0] ?? '').startsWith(`; zone ${origin}:`) ||
+    lines[1] !== `$ORIGIN ${origin}.` ||
+    !/^\$TTL \d{1,10}$/.test(lines[2] ?? '')
+  ) {
+    failAt(1, 'header is not the one zonewright writes');
+  }
+  const soa = new RegExp(
+    `^@\\tIN\\tSOA\\t(?:${LABEL}\\.)+ (?:${LABEL}\\.)+ (\\d{1,10}) \\d{1,10} \\d{1,10} \\d{1,10} \\d{1,10}$`,
+  ).exec(lines[3] ?? '');
+  const serial = Number(soa?.[1]);
+  if (soa === null || !Number.isInteger(serial) || serial < 1 || serial > 0xffffffff) {
+    failAt(4, 'SOA line is not in the expected form with a serial of 1-4294967295');
+  }
+  if (lines[4] !== `@\tIN\tNS\t${config.nameServer}`) failAt(5, 'NS record expected');
+  const isV4 = origin.endsWith('.in-addr.arpa');
+  const ownerLabels = isV4 ? 4 - (labelCount(origin) - 2) : 32 - (labelCount(origin) - 2);
+  const record = new RegExp(`^(${isV4 ? V4_OWNER : V6_OWNER})\\tIN\\tPTR\\t(?:${LABEL}\\.)+$`);
+  for (let index = 5; index < lines.length; index += 1) {
+    const line = lines[index] as string;
+    const match = record.exec(line);
+    if (match === null || labelCount(match[1] as string) !== ownerLabels || line.length > 512) {
+      failAt(index + 1, `not a valid PTR record: ${JSON.stringify(line.slice(0, 80))}`);
+    }
+  }
+  if (lines.length - 5 !== expectedRecords) {
+    failAt(lines.length, `expected ${expectedRecords} PTR records, found ${lines.length - 5}`);
+  }
+}
