@@ -5,7 +5,16 @@ import { InvalidZoneError, ZoneError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { AddressRecord, ClaimedRecord, ZoneConfig } from './model.js';
 import { parseZone } from './parse.js';
-import { splitRenderedSerial, validateRenderedZone, type RenderedZone } from './render.js';
+import { joinRendered, splitRenderedSerial, validateRenderedZone, type RenderedZone } from './render.js';
+import {
+  planReverseZones,
+  renderReverseZoneParts,
+  reverseZoneConfig,
+  validateReverseZone,
+  type PtrRecord,
+  type ReverseRange,
+  type ReverseZoneConfig,
+} from './reverse.js';
 import { nextSerial } from './serial.js';
 import type { SkippedRecord } from './skip.js';
 import type { ZoneStore } from './store.js';
@@ -46,6 +55,8 @@ export interface ReconcilerObserver {
   onRejected?(skipped: SkippedRecord): void;
   onWriteError?(error: Error): void;
   onSourceError?(source: string, error: Error): void;
+  /** After each flush with reverse zones: distinct addresses in no reverse range (not published). */
+  onReverseOutside?(origin: string, addresses: number): void;
 }
 
 export interface ReconcilerOptions {
@@ -63,6 +74,11 @@ export interface ReconcilerOptions {
   /** Parse every zone back and refuse to write it when it has a problem (default true). */
   readonly validate?: boolean;
   readonly observer?: ReconcilerObserver;
+  /**
+   * Reverse zones written beside the forward zone, one per range, with one PTR per address (see reverse.ts).
+   * They go through the same flush: same store, serial rule and validation.
+   */
+  readonly reverseRanges?: readonly ReverseRange[];
 }
 
 export interface SourceStatus {
@@ -86,6 +102,23 @@ export interface ReconcilerStatus {
    */
   readonly failingSinceMs: number | undefined;
   readonly sources: readonly SourceStatus[];
+  /** The reverse zones written beside the forward zone (empty without --reverse-zone). */
+  readonly reverseZones: readonly {
+    readonly origin: string;
+    readonly serial: number | undefined;
+    readonly records: number | undefined;
+  }[];
+}
+
+/** One reverse zone's state: what is on disk (or was found there at start) and its serial. */
+interface ReverseZoneState {
+  readonly range: ReverseRange;
+  readonly config: ReverseZoneConfig;
+  serial: number | undefined;
+  /** The text after the serial last written, or found on disk at start. */
+  tail: string | undefined;
+  head: string | undefined;
+  records: readonly PtrRecord[] | undefined;
 }
 
 interface SourceState {
@@ -139,12 +172,21 @@ export class Reconciler {
   private failingSinceMs: number | undefined;
   private ready = false;
   private readonly readyWaiters: (() => void)[] = [];
+  private readonly reverse: ReverseZoneState[];
 
   constructor(options: ReconcilerOptions) {
     this.options = options;
     this.debounceMs = options.debounceMs ?? 200;
     this.maxDelayMs = Math.max(options.maxDelayMs ?? 1000, this.debounceMs);
     this.reserved = reservedNames(options.config);
+    this.reverse = (options.reverseRanges ?? []).map((range) => ({
+      range,
+      config: reverseZoneConfig(range, options.config),
+      serial: undefined,
+      tail: undefined,
+      head: undefined,
+      records: undefined,
+    }));
   }
 
   get origin(): string {
@@ -206,6 +248,15 @@ export class Reconciler {
       this.serial = recoverSerial(existing, config.origin);
       logger.info(`found zone ${config.origin} with serial ${this.serial ?? 'unknown'}`);
     }
+    for (const zone of this.reverse) {
+      const text = await store.read(zone.config.origin);
+      if (text === undefined) continue;
+      const parts = splitRenderedSerial(text);
+      zone.head = parts?.head;
+      zone.tail = parts?.tail;
+      zone.serial = recoverSerial(text, zone.config.origin);
+      logger.info(`found zone ${zone.config.origin} with serial ${zone.serial ?? 'unknown'}`);
+    }
     this.started = true;
     this.schedule(true);
   }
@@ -244,6 +295,11 @@ export class Reconciler {
         synced: source.synced,
         objects: source.entries.size,
         lastError: source.lastError?.message,
+      })),
+      reverseZones: this.reverse.map((zone) => ({
+        origin: zone.config.origin,
+        serial: zone.serial,
+        records: zone.records?.length,
       })),
     };
   }
@@ -339,6 +395,7 @@ export class Reconciler {
         previous === undefined ? { added: sorted.length, removed: 0 } : diffSorted(previous, sorted);
       if (previous !== undefined && diff.added === 0 && diff.removed === 0) {
         this.unchanged(sorted);
+        await this.writeReverse(sorted);
         return;
       }
       const body = renderBody(config, sorted);
@@ -351,9 +408,10 @@ export class Reconciler {
         disk.tail === body.chunks.join('')
       ) {
         this.unchanged(sorted);
+        await this.writeReverse(sorted);
         return;
       }
-      const serial = nextSerial(this.serial, clock.now());
+      const serial = this.nextSerial(this.serial);
       body.chunks.unshift(body.head, String(serial));
       const text = body.chunks.join('');
       body.chunks.length = 0;
@@ -380,6 +438,7 @@ export class Reconciler {
         `wrote zone ${config.origin} serial ${serial}: ${sorted.length} records, +${diff.added} \u2212${diff.removed}`,
         { durationMs: finished - started },
       );
+      await this.writeReverse(sorted);
       this.markReady();
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
@@ -403,6 +462,60 @@ export class Reconciler {
       });
       this.dirty = true;
       this.pendingEvents = events.concat(this.pendingEvents).slice(0, MAX_TRACKED_EVENTS);
+    }
+  }
+
+  /** The serial rule, the same for the forward zone and its reverse zones. */
+  private nextSerial(previous: number | undefined): number {
+    return nextSerial(previous, this.options.clock.now());
+  }
+
+  /**
+   * Writes the reverse zones whose PTR records differ from what is on disk (the forward zone is already
+   * written or unchanged). A failure throws into write()'s handling: the next flush retries, and finds the
+   * forward zone unchanged and the reverse zone still different.
+   */
+  private async writeReverse(sorted: readonly AddressRecord[]): Promise<void> {
+    if (this.reverse.length === 0) return;
+    const { config, store, clock, logger, observer } = this.options;
+    const plan = planReverseZones(
+      this.reverse.map((zone) => zone.range),
+      config.origin,
+      sorted,
+    );
+    observer?.onReverseOutside?.(config.origin, plan.outside);
+    for (let index = 0; index < this.reverse.length; index += 1) {
+      const zone = this.reverse[index] as ReverseZoneState;
+      const records = plan.zones[index]?.records ?? [];
+      const started = clock.now();
+      const parts = renderReverseZoneParts(zone.config, records);
+      if (zone.head === parts.head && zone.tail === parts.tail) {
+        zone.records = records;
+        continue;
+      }
+      const serial = this.nextSerial(zone.serial);
+      const text = joinRendered(parts, serial);
+      if (this.options.validate ?? true) validateReverseZone(text, zone.config, records.length);
+      await store.write(zone.config.origin, text);
+      const diff = diffPtr(zone.records, records);
+      const finished = clock.now();
+      zone.serial = serial;
+      zone.head = parts.head;
+      zone.tail = parts.tail;
+      zone.records = records;
+      observer?.onWrite?.({
+        origin: zone.config.origin,
+        serial,
+        records: records.length,
+        added: diff.added,
+        removed: diff.removed,
+        durationMs: finished - started,
+        eventDelaysMs: [],
+      });
+      logger.info(
+        `wrote zone ${zone.config.origin} serial ${serial}: ${records.length} records, +${diff.added} \u2212${diff.removed}`,
+        { durationMs: finished - started },
+      );
     }
   }
 
@@ -460,6 +573,18 @@ export class Reconciler {
     this.ready = true;
     for (const resolve of this.readyWaiters.splice(0)) resolve();
   }
+}
+
+/** Added and removed PTRs between two lists sorted by address key (all added when nothing was known). */
+function diffPtr(
+  previous: readonly PtrRecord[] | undefined,
+  next: readonly PtrRecord[],
+): { added: number; removed: number } {
+  if (previous === undefined) return { added: next.length, removed: 0 };
+  const old = new Set(previous.map((record) => `${record.key} ${record.target}`));
+  let added = 0;
+  for (const record of next) if (!old.delete(`${record.key} ${record.target}`)) added += 1;
+  return { added, removed: old.size };
 }
 
 function sumLengths(strings: readonly string[]): number {
