@@ -18,6 +18,7 @@ export class ZoneMetrics {
   readonly serial: Gauge<'origin'>;
   readonly records: Gauge<'origin'>;
   readonly recordsByType: Gauge<'origin' | 'type'>;
+  readonly reverseOutside: Gauge<'origin'>;
   readonly skipped: Counter<'reason'>;
   readonly conflicts: Counter<'origin'>;
   readonly sourceErrors: Counter<'source'>;
@@ -62,6 +63,12 @@ export class ZoneMetrics {
       labelNames: ['origin', 'type'],
       registers,
     });
+    this.reverseOutside = new Gauge({
+      name: 'zonewright_reverse_unpublished_addresses',
+      help: 'Addresses of the zone that fall in no --reverse-zone range, so no PTR names them.',
+      labelNames: ['origin'],
+      registers,
+    });
     this.skipped = new Counter({
       name: 'zonewright_records_skipped_total',
       help: 'Inputs that did not become records, by reason.',
@@ -104,13 +111,17 @@ export class ZoneMetrics {
 
   observer(origin: string): ReconcilerObserver {
     return {
+      // info.origin: the reverse zones written beside the forward zone report their own origin.
       onWrite: (info: WriteInfo) => {
-        this.writes.inc({ origin });
-        this.serial.set({ origin }, info.serial);
-        this.records.set({ origin }, info.records);
-        this.writeDuration.observe({ origin }, info.durationMs / 1000);
-        for (const delay of info.eventDelaysMs) this.eventToZone.observe({ origin }, delay / 1000);
+        const labels = { origin: info.origin };
+        this.writes.inc(labels);
+        this.serial.set(labels, info.serial);
+        this.records.set(labels, info.records);
+        this.writeDuration.observe(labels, info.durationMs / 1000);
+        for (const delay of info.eventDelaysMs) this.eventToZone.observe(labels, delay / 1000);
       },
+      onReverseOutside: (_origin: string, addresses: number) =>
+        this.reverseOutside.set({ origin }, addresses),
       onWriteError: () => this.writeErrors.inc({ origin }),
       onConflict: (_conflict: NameConflict) => this.conflicts.inc({ origin }),
       onRejected: (skipped: SkippedRecord) => this.skip(skipped),

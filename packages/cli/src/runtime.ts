@@ -5,6 +5,7 @@ import {
   type Clock,
   type Logger,
   type ReconcilerStatus,
+  type ReverseRange,
   type ZoneConfig,
 } from '@zonewright/zone';
 import { ZoneMetrics } from './metrics.js';
@@ -20,6 +21,8 @@ export interface ZoneWatcherOptions {
   /** The command, for logs: `monitor`, `cri-watch`. */
   readonly command: string;
   readonly config: ZoneConfig;
+  /** Reverse zones (`--reverse-zone`) written beside the zone, one per range. */
+  readonly reverseRanges?: readonly ReverseRange[];
   readonly zonesDir: string;
   readonly debounceMs: number;
   readonly maxDelayMs: number;
@@ -80,6 +83,7 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
     debounceMs: options.debounceMs,
     maxDelayMs: options.maxDelayMs,
     observer: metrics.observer(config.origin),
+    reverseRanges: options.reverseRanges ?? [],
   });
   const sources = options.createSources(reconciler, metrics);
   const server = await startOpsServer({
@@ -113,6 +117,7 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
       nameServer: config.nameServer,
       debounceMs: options.debounceMs,
       maxDelayMs: options.maxDelayMs,
+      reverseZones: (options.reverseRanges ?? []).map((range) => `${range.cidr} ${range.origin}`),
     });
     for (const source of sources) await source.start();
     if (options.once) {

@@ -1,3 +1,4 @@
+import { parseReverseRanges, type ReverseRange } from '@zonewright/zone';
 import type { Argv } from 'yargs';
 import {
   declareNodeSetupFlags,
@@ -44,6 +45,24 @@ function duration(name: string, value: string): number {
   if (ms < 100 || ms > 3_600_000)
     throw new UsageError(`--${name} must be between 100ms and 1h, got ${value}`);
   return ms;
+}
+
+/** `--reverse-zone` (or ZONEWRIGHT_REVERSE_ZONE), the same for both watchers. */
+const REVERSE_ZONE_OPTION = {
+  type: 'string',
+  array: true,
+  default: [] as string[],
+  describe:
+    'Also write one reverse zone (PTR) per range, e.g. 10.10.0.0/16,fd00:10::/48 (IPv4 /8 /16 /24, IPv6 on nibbles); env ZONEWRIGHT_REVERSE_ZONE',
+} as const;
+
+function reverseRanges(values: readonly string[]): ReverseRange[] {
+  const given = values.length > 0 ? values : [process.env.ZONEWRIGHT_REVERSE_ZONE ?? ''];
+  try {
+    return parseReverseRanges(given);
+  } catch (error) {
+    throw new UsageError(`--reverse-zone: ${(error as Error).message}`);
+  }
 }
 
 async function readStdin(): Promise<string> {
@@ -103,6 +122,7 @@ export function registerWatcherCommands(cli: Argv): Argv {
             describe: 'VMIs in these namespaces get no records',
           })
           .option('ttl', { type: 'number', default: 30, describe: 'TTL of every record, seconds' })
+          .option('reverse-zone', REVERSE_ZONE_OPTION)
           .option('debounce-ms', {
             type: 'number',
             default: 200,
@@ -149,6 +169,7 @@ export function registerWatcherCommands(cli: Argv): Argv {
             namespaces: list(args.namespaces),
             excludeNamespaces: list(args.excludeNamespaces),
             ttl: ttl(args.ttl),
+            reverseRanges: reverseRanges(args.reverseZone),
             debounceMs: positiveMs('debounce-ms', args.debounceMs),
             maxDelayMs: positiveMs('max-delay-ms', args.maxDelayMs),
             listen: args.listen,
@@ -251,6 +272,7 @@ export function registerWatcherCommands(cli: Argv): Argv {
             describe: 'Glue address of ns.<cluster-domain> (default: the first --node-ip)',
           })
           .option('ttl', { type: 'number', default: 30, describe: 'TTL of every record, seconds' })
+          .option('reverse-zone', REVERSE_ZONE_OPTION)
           .option('debounce-ms', {
             type: 'number',
             default: 20,
@@ -289,6 +311,7 @@ export function registerWatcherCommands(cli: Argv): Argv {
             zonesDir: args.zonesDir,
             nameServerIp: args.nameServerIp,
             ttl: ttl(args.ttl),
+            reverseRanges: reverseRanges(args.reverseZone),
             debounceMs: positiveMs('debounce-ms', args.debounceMs),
             maxDelayMs: positiveMs('max-delay-ms', args.maxDelayMs),
             listen: args.listen,

@@ -18,6 +18,7 @@ import {
   reservedNames,
   type Logger,
   type SkippedRecord,
+  type ReverseRange,
   type ZoneConfig,
 } from '@zonewright/zone';
 import { UsageError } from '../errors.js';
@@ -35,6 +36,8 @@ export interface MonitorSettings {
   readonly namespaces: readonly string[];
   readonly excludeNamespaces: readonly string[];
   readonly ttl: number;
+  /** `--reverse-zone` ranges: one reverse zone each, PTRs to this zone's names. */
+  readonly reverseRanges?: readonly ReverseRange[];
   readonly debounceMs: number;
   readonly maxDelayMs: number;
   /** /healthz turns 503 after zone writes failed this long without a break (default 60 s). */
@@ -116,6 +119,7 @@ export async function runMonitor(
   await runZoneWatcher({
     command: 'monitor',
     config,
+    reverseRanges: settings.reverseRanges ?? [],
     zonesDir: settings.zonesDir,
     debounceMs: settings.debounceMs,
     maxDelayMs: settings.maxDelayMs,
