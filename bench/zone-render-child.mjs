@@ -43,7 +43,7 @@ if (mode === 'render') {
   const started = performance.now();
   const parts = renderZoneParts(config, flat);
   const text = joinRendered(parts, nextSerial(undefined, Date.now()));
-  validateRenderedZone(text, config.origin, (parts.tail.match(/\n/g) ?? []).length);
+  validateRenderedZone(text, config, flat.length);
   await store.write(config.origin, text);
   elapsedMs = performance.now() - started;
   records = flat.length;

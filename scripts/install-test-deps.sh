@@ -17,7 +17,7 @@ packages=(
   bind9 bind9-utils bind9-dnsutils
   golang-go golang-github-miekg-dns-dev
   containerd runc containernetworking-plugins
-  iptables iproute2
+  iptables iproute2 curl
   gcc libc6-dev
 )
 
@@ -77,7 +77,7 @@ else
   log "all Debian packages present"
 fi
 
-for tool in named named-checkzone dig go ctr containerd runc iptables ip gcc; do
+for tool in named named-checkzone dig go ctr containerd runc iptables ip gcc curl; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is still missing after installing packages"
 done
 [[ -x /usr/lib/cni/bridge ]] || die '/usr/lib/cni/bridge is missing (containernetworking-plugins)'
@@ -107,5 +107,25 @@ else
   (cd "$checker_dir" && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOPROXY=off \
     go build -o zonecheck.tmp . && mv -f zonecheck.tmp zonecheck)
   log "built zonecheck in $((($(date +%s%N) - start) / 1000000)) ms"
+fi
+
+# A real CoreDNS for the integration tests (not packaged by Debian). This
+# script cannot export variables to later commands: testkit resolves the same
+# default itself (packages/testkit/src/coredns.ts, findCoreDns).
+coredns="${ZONEWRIGHT_COREDNS:-$repo_root/../shared/tools/coredns/coredns}"
+coredns_min=1.11.4
+coredns_how="set ZONEWRIGHT_COREDNS to an official CoreDNS >= $coredns_min binary (https://github.com/coredns/coredns/releases)"
+if [[ -x "$coredns" ]]; then
+  coredns_version="$("$coredns" -version 2>/dev/null | sed -n 's/^CoreDNS-\([0-9.]*\).*/\1/p')"
+  if [[ -z "$coredns_version" ]]; then
+    die "$coredns is not a CoreDNS binary: $coredns_how"
+  elif [[ "$(printf '%s\n%s\n' "$coredns_min" "$coredns_version" | sort -V | head -n1)" != "$coredns_min" ]]; then
+    die "$coredns is CoreDNS $coredns_version, older than $coredns_min: $coredns_how"
+  fi
+  log "CoreDNS $coredns_version at $coredns"
+elif [[ "${CI:-}" == 'true' ]]; then
+  die "no CoreDNS at $coredns and CI=true: $coredns_how"
+else
+  log "WARNING: no CoreDNS at $coredns: the CoreDNS integration tests will be SKIPPED; $coredns_how"
 fi
 log "done"

@@ -61,6 +61,8 @@ export interface DigQuery {
   readonly timeSeconds?: number;
   /** Tries (dig +tries); default 2. */
   readonly tries?: number;
+  /** Run dig inside this network namespace (`nsenter --net=PATH`), e.g. a Netns's path. */
+  readonly netns?: string;
 }
 
 /** dig got no answer, or printed something this parser does not understand. */
@@ -93,7 +95,11 @@ export async function dig(query: DigQuery): Promise<DigAnswer> {
     ...(query.tcp ? ['+tcp'] : []),
   ];
   // dig's own limits bound it; the process limit is a backstop.
-  const result = await runCommand('dig', args, { timeoutMs: (timeSeconds * tries + 5) * 1000 });
+  const limit = { timeoutMs: (timeSeconds * tries + 5) * 1000 };
+  const result =
+    query.netns === undefined
+      ? await runCommand('dig', args, limit)
+      : await runCommand('nsenter', [`--net=${query.netns}`, '--', 'dig', ...args], limit);
   const output = result.stdout + result.stderr;
   if (result.code !== 0) {
     throw new DigError(

@@ -7,3 +7,4 @@ export * from './netns.js';
 export * from './pause-image.js';
 export * from './containerd.js';
 export * from './node-image.js';
+export * from './coredns.js';

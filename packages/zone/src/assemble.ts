@@ -95,3 +95,8 @@ export function assembleRecords(
   conflicts.sort((a, b) => compareKeys(a.name, b.name) || compareKeys(a.loser, b.loser));
   return { records, conflicts, rejected };
 }
+
+/** The one sentence a conflict is logged with (by the watchers and by `render`). */
+export function describeConflict(conflict: NameConflict): string {
+  return `name ${conflict.name} is claimed by ${conflict.winner} and ${conflict.loser}; ${conflict.winner} keeps it`;
+}

@@ -1,5 +1,6 @@
 export * from './addresses.js';
 export * from './assemble.js';
+export * from './backoff.js';
 export * from './check.js';
 export * from './clock.js';
 export * from './config.js';
@@ -8,6 +9,7 @@ export * from './logger.js';
 export * from './model.js';
 export * from './names.js';
 export * from './parse.js';
+export * from './plan.js';
 export * from './reconciler.js';
 export * from './render.js';
 export * from './reverse.js';

@@ -8,7 +8,8 @@ import { ZoneStoreError } from './errors.js';
 import { silentLogger } from './logger.js';
 import type { ClaimedRecord } from './model.js';
 import { parseZone } from './parse.js';
-import { Reconciler, recoverSerial, type ReconcilerObserver, type WriteInfo } from './reconciler.js';
+import { Reconciler, type ReconcilerObserver, type WriteInfo } from './reconciler.js';
+import { recoverSerial } from './render.js';
 import { FileZoneStore, type ZoneStore } from './store.js';
 
 class MemoryStore implements ZoneStore {
@@ -421,5 +422,87 @@ describe('Reconciler', () => {
     await clock.advance(100);
     expect(writes).toHaveLength(3);
     expect(writes[2]?.records).toBe(6);
+  });
+});
+
+describe('Reconciler staleness (behindSinceMs)', () => {
+  it('is behind from the oldest unwritten event until the write, and current after it', async () => {
+    const { reconciler, clock, writes } = setup();
+    const source = reconciler.registerSource('vmis');
+    await reconciler.start();
+    source.markSynced();
+    await clock.advance(1000);
+    expect(reconciler.behindSinceMs()).toBeUndefined();
+    const eventTime = clock.now() - 300; // the source saw it 300 ms before handing it over
+    source.upsert('a', [rec('a.default', '10.1.0.1')], eventTime);
+    source.upsert('b', [rec('b.default', '10.1.0.2')], clock.now());
+    expect(reconciler.behindSinceMs()).toBe(eventTime);
+    expect(reconciler.status().behindSinceMs).toBe(eventTime);
+    await clock.advance(50);
+    expect(reconciler.behindSinceMs()).toBe(eventTime);
+    await clock.advance(200);
+    expect(writes[writes.length - 1]?.records).toBe(2);
+    expect(reconciler.behindSinceMs()).toBeUndefined();
+  });
+
+  it('is behind since a source failed, through its recovery, until what it delivered is on disk', async () => {
+    const { reconciler, clock, store } = setup();
+    const source = reconciler.registerSource('vmis');
+    const other = reconciler.registerSource('files');
+    await reconciler.start();
+    source.markSynced();
+    other.markSynced();
+    await clock.advance(1000);
+    const failedAt = clock.now();
+    source.reportError(new Error('connect ECONNREFUSED'));
+    await clock.advance(10_000);
+    source.reportError(new Error('connect ECONNREFUSED'));
+    expect(reconciler.behindSinceMs()).toBe(failedAt);
+    expect(reconciler.status().sources.map((s) => [s.name, s.failingSinceMs])).toEqual([
+      ['vmis', failedAt],
+      ['files', undefined],
+    ]);
+    // Another source's events do not hide the outage.
+    other.upsert('f', [rec('f.default', '10.2.0.1')], clock.now());
+    await clock.advance(1000);
+    expect(reconciler.behindSinceMs()).toBe(failedAt);
+    // Recovered with a relist: still behind since the outage began until the relist is written.
+    source.replaceAll(new Map([['a', [rec('a.default', '10.1.0.9')]]]), clock.now());
+    source.reportHealthy();
+    expect(reconciler.status().sources[0]?.failingSinceMs).toBeUndefined();
+    expect(reconciler.behindSinceMs()).toBe(failedAt);
+    await clock.advance(600);
+    expect(store.files.get(config.origin)).toContain('10.1.0.9');
+    expect(reconciler.behindSinceMs()).toBeUndefined();
+  });
+
+  it('is current at once when a source recovers with nothing to write', async () => {
+    const { reconciler, clock } = setup();
+    const source = reconciler.registerSource('vmis');
+    await reconciler.start();
+    source.markSynced();
+    await clock.advance(1000);
+    source.reportError(new Error('down'));
+    await clock.advance(5000);
+    expect(reconciler.behindSinceMs()).toBe(clock.now() - 5000);
+    source.reportHealthy();
+    expect(reconciler.behindSinceMs()).toBeUndefined();
+  });
+
+  it('is behind while zone writes fail, from the first event they should have written', async () => {
+    const store = new MemoryStore();
+    const { reconciler, clock } = setup(store);
+    const source = reconciler.registerSource('vmis');
+    await reconciler.start();
+    source.markSynced();
+    await clock.advance(1000);
+    store.failNext = 3;
+    const eventTime = clock.now();
+    source.upsert('a', [rec('a.default', '10.1.0.1')], eventTime);
+    await clock.advance(2500);
+    expect(reconciler.behindSinceMs()).toBe(eventTime);
+    await clock.advance(20_000);
+    expect(store.files.get(config.origin)).toContain('10.1.0.1');
+    expect(reconciler.behindSinceMs()).toBeUndefined();
   });
 });

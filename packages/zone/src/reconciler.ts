@@ -1,24 +1,21 @@
-import { assembleRecords, type NameConflict } from './assemble.js';
+import { describeConflict, type NameConflict } from './assemble.js';
 import type { Clock } from './clock.js';
 import { reservedNames } from './config.js';
 import { InvalidZoneError, ZoneError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { AddressRecord, ClaimedRecord, ZoneConfig } from './model.js';
-import { parseZone } from './parse.js';
-import { joinRendered, splitRenderedSerial, validateRenderedZone, type RenderedZone } from './render.js';
+import { planZone, previousZoneFromText } from './plan.js';
+import type { RenderedZone } from './render.js';
 import {
-  planReverseZones,
-  renderReverseZoneParts,
+  planReverseZone,
+  reverseRecords,
   reverseZoneConfig,
-  validateReverseZone,
   type PtrRecord,
   type ReverseRange,
   type ReverseZoneConfig,
 } from './reverse.js';
-import { nextSerial } from './serial.js';
 import type { SkippedRecord } from './skip.js';
 import type { ZoneStore } from './store.js';
-import { diffSorted, renderBody, sortUnique } from './zone-text.js';
 
 /** How a source feeds the reconciler. Keys identify source objects (a VMI's uid, a sandbox id). */
 export interface SourceHandle {
@@ -86,6 +83,8 @@ export interface SourceStatus {
   readonly synced: boolean;
   readonly objects: number;
   readonly lastError: string | undefined;
+  /** Since when the source has been failing (its first `reportError` after it was last healthy), ms. */
+  readonly failingSinceMs: number | undefined;
 }
 
 export interface ReconcilerStatus {
@@ -101,6 +100,8 @@ export interface ReconcilerStatus {
    * succeeds or a flush finds the zone on disk already up to date.
    */
   readonly failingSinceMs: number | undefined;
+  /** See {@link Reconciler.behindSinceMs}. */
+  readonly behindSinceMs: number | undefined;
   readonly sources: readonly SourceStatus[];
   /** The reverse zones written beside the forward zone (empty without --reverse-zone). */
   readonly reverseZones: readonly {
@@ -115,9 +116,8 @@ interface ReverseZoneState {
   readonly range: ReverseRange;
   readonly config: ReverseZoneConfig;
   serial: number | undefined;
-  /** The text after the serial last written, or found on disk at start. */
-  tail: string | undefined;
-  head: string | undefined;
+  /** The text last written, or found on disk at start, split at the serial. */
+  rendered: RenderedZone | undefined;
   records: readonly PtrRecord[] | undefined;
 }
 
@@ -126,6 +126,7 @@ interface SourceState {
   readonly entries: Map<string, readonly ClaimedRecord[]>;
   synced: boolean;
   lastError: Error | undefined;
+  failingSinceMs: number | undefined;
 }
 
 const MAX_TRACKED_EVENTS = 100_000;
@@ -171,6 +172,11 @@ export class Reconciler {
   private lastWriteError: Error | undefined;
   private failingSinceMs: number | undefined;
   private ready = false;
+  /**
+   * The start of an outage of a source that reported healthy again, until the zone holds what it delivered
+   * since (cleared by {@link Reconciler.behindSinceMs} once nothing is pending or being written).
+   */
+  private catchingUpSinceMs: number | undefined;
   private readonly readyWaiters: (() => void)[] = [];
   private readonly reverse: ReverseZoneState[];
 
@@ -183,8 +189,7 @@ export class Reconciler {
       range,
       config: reverseZoneConfig(range, options.config),
       serial: undefined,
-      tail: undefined,
-      head: undefined,
+      rendered: undefined,
       records: undefined,
     }));
   }
@@ -197,7 +202,13 @@ export class Reconciler {
     if (this.sources.some((source) => source.name === name)) {
       throw new ZoneError(`a source named ${name} is already registered`);
     }
-    const state: SourceState = { name, entries: new Map(), synced: false, lastError: undefined };
+    const state: SourceState = {
+      name,
+      entries: new Map(),
+      synced: false,
+      lastError: undefined,
+      failingSinceMs: undefined,
+    };
     this.sources.push(state);
     return {
       upsert: (key, records, eventTimeMs) => {
@@ -228,11 +239,16 @@ export class Reconciler {
           });
         }
         state.lastError = error;
+        state.failingSinceMs ??= this.options.clock.now();
         this.options.observer?.onSourceError?.(name, error);
       },
       reportHealthy: () => {
         if (state.lastError !== undefined) this.options.logger.info(`source ${name} recovered`);
+        if (state.failingSinceMs !== undefined && (this.dirty || this.writing !== undefined)) {
+          this.catchingUpSinceMs = Math.min(this.catchingUpSinceMs ?? Infinity, state.failingSinceMs);
+        }
         state.lastError = undefined;
+        state.failingSinceMs = undefined;
       },
     };
   }
@@ -244,17 +260,17 @@ export class Reconciler {
     if (store.prepare !== undefined) await store.prepare();
     const existing = await store.read(config.origin);
     if (existing !== undefined) {
-      this.diskParts = splitRenderedSerial(existing);
-      this.serial = recoverSerial(existing, config.origin);
+      const previous = previousZoneFromText(existing, config.origin);
+      this.diskParts = previous.onDisk;
+      this.serial = previous.serial;
       logger.info(`found zone ${config.origin} with serial ${this.serial ?? 'unknown'}`);
     }
     for (const zone of this.reverse) {
       const text = await store.read(zone.config.origin);
       if (text === undefined) continue;
-      const parts = splitRenderedSerial(text);
-      zone.head = parts?.head;
-      zone.tail = parts?.tail;
-      zone.serial = recoverSerial(text, zone.config.origin);
+      const found = previousZoneFromText(text, zone.config.origin);
+      zone.rendered = found.onDisk;
+      zone.serial = found.serial;
       logger.info(`found zone ${zone.config.origin} with serial ${zone.serial ?? 'unknown'}`);
     }
     this.started = true;
@@ -290,11 +306,13 @@ export class Reconciler {
       lastWriteMs: this.lastWriteMs,
       lastWriteError: this.lastWriteError?.message,
       failingSinceMs: this.failingSinceMs,
+      behindSinceMs: this.behindSinceMs(),
       sources: this.sources.map((source) => ({
         name: source.name,
         synced: source.synced,
         objects: source.entries.size,
         lastError: source.lastError?.message,
+        failingSinceMs: source.failingSinceMs,
       })),
       reverseZones: this.reverse.map((zone) => ({
         origin: zone.config.origin,
@@ -302,6 +320,24 @@ export class Reconciler {
         records: zone.records?.length,
       })),
     };
+  }
+
+  /**
+   * Since when the zone on disk has been behind its sources (ms since the epoch), or undefined when it is current:
+   * the earliest of the oldest change not written yet, the start of a source's outage (while it fails, and after
+   * it recovered until what it delivered is written), and the first of a run of failed writes.
+   */
+  behindSinceMs(): number | undefined {
+    let since = Infinity;
+    const pending = this.dirty || this.writing !== undefined;
+    if (!pending) this.catchingUpSinceMs = undefined;
+    for (const source of this.sources) since = Math.min(since, source.failingSinceMs ?? Infinity);
+    since = Math.min(since, this.failingSinceMs ?? Infinity, this.catchingUpSinceMs ?? Infinity);
+    if (this.dirty) {
+      since = Math.min(since, this.firstPendingAt ?? Infinity);
+      for (const eventTime of this.pendingEvents) since = Math.min(since, eventTime);
+    }
+    return since === Infinity ? undefined : since;
   }
 
   /** Resolves when no write is in progress (a write started by a timer may still be on disk I/O). */
@@ -387,40 +423,25 @@ export class Reconciler {
     this.pendingEvents = [];
     const started = clock.now();
     try {
-      const assembled = assembleRecords(this.allEntries(), config.origin, this.reserved);
-      this.reportAssembly(assembled.conflicts, assembled.rejected);
-      const sorted = sortUnique(assembled.records);
-      const previous = this.lastRecords;
-      const diff =
-        previous === undefined ? { added: sorted.length, removed: 0 } : diffSorted(previous, sorted);
-      if (previous !== undefined && diff.added === 0 && diff.removed === 0) {
-        this.unchanged(sorted);
-        await this.writeReverse(sorted);
+      const plan = planZone(
+        config,
+        this.allEntries(),
+        { serial: this.serial, records: this.lastRecords, onDisk: this.diskParts },
+        { nowMs: started, validate: this.options.validate, reserved: this.reserved },
+      );
+      this.reportAssembly(plan.conflicts, plan.rejected);
+      if (plan.status === 'unchanged') {
+        this.unchanged(plan.records);
+        await this.writeReverse(plan.records);
         return;
       }
-      const body = renderBody(config, sorted);
-      const disk = this.diskParts;
-      if (
-        previous === undefined &&
-        disk !== undefined &&
-        disk.head === body.head &&
-        disk.tail.length === sumLengths(body.chunks) &&
-        disk.tail === body.chunks.join('')
-      ) {
-        this.unchanged(sorted);
-        await this.writeReverse(sorted);
-        return;
-      }
-      const serial = this.nextSerial(this.serial);
-      body.chunks.unshift(body.head, String(serial));
-      const text = body.chunks.join('');
-      body.chunks.length = 0;
-      if (this.options.validate ?? true) validateRenderedZone(text, config.origin, body.lines);
-      await store.write(config.origin, text);
+      if (plan.status === 'refused') throw plan.error;
+      const { serial, diff, records } = plan;
+      await store.write(config.origin, plan.text);
       const finished = clock.now();
       this.serial = serial;
       this.diskParts = undefined;
-      this.lastRecords = sorted;
+      this.lastRecords = records;
       this.lastWriteMs = finished;
       this.lastWriteError = undefined;
       this.failingSinceMs = undefined;
@@ -428,17 +449,17 @@ export class Reconciler {
       observer?.onWrite?.({
         origin: config.origin,
         serial,
-        records: sorted.length,
+        records: records.length,
         added: diff.added,
         removed: diff.removed,
         durationMs: finished - started,
         eventDelaysMs: events.map((eventTime) => Math.max(0, finished - eventTime)),
       });
       logger.info(
-        `wrote zone ${config.origin} serial ${serial}: ${sorted.length} records, +${diff.added} \u2212${diff.removed}`,
+        `wrote zone ${config.origin} serial ${serial}: ${records.length} records, +${diff.added} \u2212${diff.removed}`,
         { durationMs: finished - started },
       );
-      await this.writeReverse(sorted);
+      await this.writeReverse(records);
       this.markReady();
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
@@ -465,57 +486,48 @@ export class Reconciler {
     }
   }
 
-  /** The serial rule, the same for the forward zone and its reverse zones. */
-  private nextSerial(previous: number | undefined): number {
-    return nextSerial(previous, this.options.clock.now());
-  }
-
   /**
-   * Writes the reverse zones whose PTR records differ from what is on disk (the forward zone is already
-   * written or unchanged). A failure throws into write()'s handling: the next flush retries, and finds the
-   * forward zone unchanged and the reverse zone still different.
+   * Stores the reverse zones whose plan says "write" (the forward zone is already written or unchanged). A
+   * failure throws into write()'s handling: the next flush finds the forward zone unchanged and retries these.
    */
   private async writeReverse(sorted: readonly AddressRecord[]): Promise<void> {
     if (this.reverse.length === 0) return;
     const { config, store, clock, logger, observer } = this.options;
-    const plan = planReverseZones(
+    const ptrs = reverseRecords(
       this.reverse.map((zone) => zone.range),
       config.origin,
       sorted,
     );
-    observer?.onReverseOutside?.(config.origin, plan.outside);
+    observer?.onReverseOutside?.(config.origin, ptrs.outside);
     for (let index = 0; index < this.reverse.length; index += 1) {
       const zone = this.reverse[index] as ReverseZoneState;
-      const records = plan.zones[index]?.records ?? [];
+      const records = ptrs.zones[index]?.records ?? [];
       const started = clock.now();
-      const parts = renderReverseZoneParts(zone.config, records);
-      if (zone.head === parts.head && zone.tail === parts.tail) {
-        zone.records = records;
-        continue;
-      }
-      const serial = this.nextSerial(zone.serial);
-      const text = joinRendered(parts, serial);
-      if (this.options.validate ?? true) validateReverseZone(text, zone.config, records.length);
-      await store.write(zone.config.origin, text);
-      const diff = diffPtr(zone.records, records);
-      const finished = clock.now();
-      zone.serial = serial;
-      zone.head = parts.head;
-      zone.tail = parts.tail;
-      zone.records = records;
-      observer?.onWrite?.({
-        origin: zone.config.origin,
-        serial,
-        records: records.length,
-        added: diff.added,
-        removed: diff.removed,
-        durationMs: finished - started,
-        eventDelaysMs: [],
+      const plan = planReverseZone(zone.config, records, zone, {
+        nowMs: started,
+        validate: this.options.validate,
       });
-      logger.info(
-        `wrote zone ${zone.config.origin} serial ${serial}: ${records.length} records, +${diff.added} \u2212${diff.removed}`,
-        { durationMs: finished - started },
-      );
+      if (plan.status === 'refused') throw plan.error;
+      if (plan.status === 'write') {
+        await store.write(zone.config.origin, plan.text);
+        const finished = clock.now();
+        zone.serial = plan.serial;
+        observer?.onWrite?.({
+          origin: zone.config.origin,
+          serial: plan.serial,
+          records: records.length,
+          added: plan.added,
+          removed: plan.removed,
+          durationMs: finished - started,
+          eventDelaysMs: [],
+        });
+        logger.info(
+          `wrote zone ${zone.config.origin} serial ${plan.serial}: ${records.length} records, +${plan.added} \u2212${plan.removed}`,
+          { durationMs: finished - started },
+        );
+      }
+      zone.rendered = plan.rendered;
+      zone.records = records;
     }
   }
 
@@ -547,9 +559,7 @@ export class Reconciler {
       conflictIds.add(id);
       if (this.knownConflicts.has(id)) continue;
       observer?.onConflict?.(conflict);
-      logger.warn(
-        `name ${conflict.name} is claimed by ${conflict.winner} and ${conflict.loser}; ${conflict.winner} keeps it`,
-      );
+      logger.warn(describeConflict(conflict));
     }
     const rejectionIds = new Set<string>();
     for (const skipped of rejected) {
@@ -573,34 +583,4 @@ export class Reconciler {
     this.ready = true;
     for (const resolve of this.readyWaiters.splice(0)) resolve();
   }
-}
-
-/** Added and removed PTRs between two lists sorted by address key (all added when nothing was known). */
-function diffPtr(
-  previous: readonly PtrRecord[] | undefined,
-  next: readonly PtrRecord[],
-): { added: number; removed: number } {
-  if (previous === undefined) return { added: next.length, removed: 0 };
-  const old = new Set(previous.map((record) => `${record.key} ${record.target}`));
-  let added = 0;
-  for (const record of next) if (!old.delete(`${record.key} ${record.target}`)) added += 1;
-  return { added, removed: old.size };
-}
-
-function sumLengths(strings: readonly string[]): number {
-  let length = 0;
-  for (const text of strings) length += text.length;
-  return length;
-}
-
-/** The serial of a zone on disk: ours by a cheap match, anyone's by a full parse. */
-export function recoverSerial(text: string, origin: string): number | undefined {
-  const parts = splitRenderedSerial(text);
-  if (parts !== undefined) {
-    const serial = Number(text.slice(parts.head.length, text.length - parts.tail.length));
-    if (Number.isInteger(serial)) return serial;
-  }
-  const soa = parseZone(text, { origin }).records.find((record) => record.type === 'SOA');
-  const serial = Number(soa?.rdata[2]);
-  return Number.isInteger(serial) ? serial : undefined;
 }

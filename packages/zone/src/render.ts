@@ -2,11 +2,12 @@ import { isCanonicalAddress } from './addresses.js';
 import { InvalidZoneError } from './errors.js';
 import type { AddressRecord, Zone, ZoneConfig } from './model.js';
 import { absoluteNameLength, isValidRelativeName, MAX_NAME_LENGTH } from './names.js';
-import { renderBody, sortUnique } from './zone-text.js';
+import { parseZone } from './parse.js';
+import { renderBody, sortUnique, zoneFrame } from './zone-text.js';
 
 /**
- * Zone text in two parts so the reconciler can tell "only the serial changed" without rendering twice:
- * `head` ends right before the serial, `tail` is everything after it.
+ * Zone text in two parts so "only the serial changed" is told without rendering twice: `head` ends right
+ * before the serial, `tail` is everything after it.
  */
 export interface RenderedZone {
   readonly head: string;
@@ -24,30 +25,16 @@ function checkRecord(record: AddressRecord, origin: string): void {
   }
 }
 
-/** Sorts and de-duplicates address records deterministically (name, then A before AAAA, then address). */
-export function sortRecords(records: readonly AddressRecord[]): AddressRecord[] {
-  return sortUnique(records);
-}
-
 /**
- * Renders the zone in two parts. Every owner name and address is checked again here, so nothing but
- * validated labels and canonical addresses can reach the file; a bad record throws {@link InvalidZoneError}
- * (callers filter records first, see assembleRecords). `prevalidated` skips that check for records that just
- * came out of assembleRecords (the reconciler, which validates the final text line by line anyway).
+ * Renders the zone in two parts, records sorted and de-duplicated. Every owner name and address is checked
+ * again here, so nothing but validated labels and canonical addresses can reach the file; a bad record throws
+ * {@link InvalidZoneError} (callers filter records first, see assembleRecords, or go through planZone).
  */
-export function renderZoneParts(
-  config: ZoneConfig,
-  records: readonly AddressRecord[],
-  options: { readonly prevalidated?: boolean } = {},
-): RenderedZone {
+export function renderZoneParts(config: ZoneConfig, records: readonly AddressRecord[]): RenderedZone {
   const origin = config.origin;
-  const check =
-    options.prevalidated === true
-      ? undefined
-      : (record: AddressRecord) => {
-          checkRecord(record, origin);
-        };
-  const body = renderBody(config, sortUnique(records), check);
+  const body = renderBody(config, sortUnique(records), (record) => {
+    checkRecord(record, origin);
+  });
   return { head: body.head, tail: body.chunks.join('') };
 }
 
@@ -60,7 +47,7 @@ export function renderZone(zone: Zone): string {
   return joinRendered(renderZoneParts(zone.config, zone.records), zone.serial);
 }
 
-/** Replaces the serial in text this renderer wrote; undefined when the text is not ours. */
+/** Splits text this renderer wrote at its serial; undefined when the text is not ours. */
 export function splitRenderedSerial(text: string): RenderedZone | undefined {
   const match = /^@\tIN\tSOA\t\S+ \S+ (\d{1,10}) /m.exec(text);
   if (match?.[1] === undefined) return undefined;
@@ -68,42 +55,67 @@ export function splitRenderedSerial(text: string): RenderedZone | undefined {
   return { head: text.slice(0, serialStart), tail: text.slice(serialStart + match[1].length) };
 }
 
+/** The serial of a zone on disk: ours by a cheap match, anyone's by a full parse. */
+export function recoverSerial(text: string, origin: string): number | undefined {
+  const parts = splitRenderedSerial(text);
+  if (parts !== undefined) {
+    const serial = Number(text.slice(parts.head.length, text.length - parts.tail.length));
+    if (Number.isInteger(serial)) return serial;
+  }
+  const soa = parseZone(text, { origin }).records.find((record) => record.type === 'SOA');
+  const serial = Number(soa?.rdata[2]);
+  return Number.isInteger(serial) ? serial : undefined;
+}
+
 const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
 const RECORD_LINE = new RegExp(
   `(?:${LABEL}(?:\\.${LABEL})*)\tIN\t(?:A\t(?:(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)|AAAA\t[0-9a-f:.]{2,45})\n`,
   'y',
 );
+const SERIAL = /[1-9]\d{0,9}/y;
+
+function countLineEnds(text: string): number {
+  let count = 0;
+  for (let index = text.indexOf('\n'); index >= 0; index = text.indexOf('\n', index + 1)) count += 1;
+  return count;
+}
 
 /**
- * Checks text this renderer produced before it is renamed into place, independently of how it was built:
- * the header is the expected one, the SOA serial is 1-4294967295, and every other line is exactly one
- * `<valid name> IN A|AAAA <address>` record, so a bug can never put a stray character or record in a zone.
- * `expectedLines` is the number of line ends in the tail (the end of the SOA line, NS, glue and records).
- * Throws {@link InvalidZoneError} naming the first bad line.
+ * Checks a rendered zone before it is renamed into place, independently of how the text was built: it starts
+ * with exactly the frame `config` gives (header, SOA, NS, glue; see zoneFrame), the SOA serial is
+ * 1-4294967295, and every other line is exactly one `<valid name> IN A|AAAA <address>` record, `records` of
+ * them, so a bug can never put a stray character, a lost line or an extra record in a zone. Throws
+ * {@link InvalidZoneError} naming the first bad line.
  */
-export function validateRenderedZone(text: string, origin: string, expectedLines: number): void {
+export function validateRenderedZone(text: string, config: ZoneConfig, records: number): void {
+  const { origin } = config;
   const fail = (line: number, message: string): never => {
     throw new InvalidZoneError(`zone ${origin} failed validation at line ${line}: ${message}`);
   };
-  const parts = splitRenderedSerial(text);
-  if (parts === undefined) fail(4, 'no SOA line in the expected form');
-  const serial = Number(text.slice(parts?.head.length ?? 0, text.length - (parts?.tail.length ?? 0)));
-  if (!Number.isInteger(serial) || serial < 1 || serial > 0xffffffff)
-    fail(4, `SOA serial ${serial} is not 1-4294967295`);
-  const headerLines = text.slice(0, text.indexOf('\n', parts?.head.length ?? 0) + 1).split('\n').length - 1;
-  if (
-    headerLines !== 4 ||
-    !text.startsWith(`; zone ${origin}:`) ||
-    !text.includes(`\n$ORIGIN ${origin}.\n`)
-  ) {
-    fail(1, 'header is not the one zonewright writes');
+  const frame = zoneFrame(config);
+  const serialLine = countLineEnds(frame.head) + 1;
+  if (!text.startsWith(frame.head)) {
+    let same = 0;
+    while (same < frame.head.length && text.charCodeAt(same) === frame.head.charCodeAt(same)) same += 1;
+    fail(countLineEnds(text.slice(0, same)) + 1, 'header is not the one zonewright writes');
   }
-  // NS line, then glue and records: all checked with one sticky regexp per record line.
-  let position = text.indexOf('\n', parts?.head.length ?? 0) + 1;
-  const nsLine = `@\tIN\tNS\t`;
-  if (!text.startsWith(nsLine, position)) fail(5, 'NS record expected');
-  position = text.indexOf('\n', position) + 1;
-  let line = 6;
+  SERIAL.lastIndex = frame.head.length;
+  const serialText = SERIAL.exec(text)?.[0];
+  const serial = Number(serialText);
+  if (serialText === undefined || serial > 0xffffffff) {
+    fail(
+      serialLine,
+      `SOA serial ${JSON.stringify(text.slice(frame.head.length).split(' ', 1)[0])} is not 1-4294967295`,
+    );
+  }
+  let position = frame.head.length + (serialText?.length ?? 0);
+  let line = serialLine;
+  for (const fixed of frame.fixedLines) {
+    if (!text.startsWith(fixed, position)) fail(line, `expected ${JSON.stringify(fixed.trim())}`);
+    position += fixed.length;
+    line += 1;
+  }
+  const firstRecordLine = line;
   while (position < text.length) {
     RECORD_LINE.lastIndex = position;
     if (!RECORD_LINE.test(text)) {
@@ -115,6 +127,6 @@ export function validateRenderedZone(text: string, origin: string, expectedLines
     position = RECORD_LINE.lastIndex;
     line += 1;
   }
-  if (line - 4 !== expectedLines)
-    fail(line, `expected ${expectedLines - 1} lines after the SOA, found ${line - 5}`);
+  if (line - firstRecordLine !== records)
+    fail(line, `expected ${records} address records, found ${line - firstRecordLine}`);
 }

@@ -8,7 +8,8 @@ import { defaultZoneConfig } from './config.js';
 import { silentLogger } from './logger.js';
 import type { ClaimedRecord } from './model.js';
 import { parseZone } from './parse.js';
-import { Reconciler, recoverSerial, type WriteInfo } from './reconciler.js';
+import { Reconciler, type WriteInfo } from './reconciler.js';
+import { recoverSerial } from './render.js';
 import { parseReverseRanges, reverseName } from './reverse.js';
 import { FileZoneStore, type ZoneStore } from './store.js';
 

@@ -10,7 +10,7 @@ import { joinRendered } from './render.js';
 import {
   InvalidReverseRangeError,
   parseReverseRanges,
-  planReverseZones,
+  reverseRecords,
   renderReverseZoneParts,
   reverseName,
   reverseNameOf,
@@ -87,11 +87,11 @@ const records: AddressRecord[] = [
   { name: 'eth0.far.prod', type: 'AAAA', address: '2001:db8::1' },
 ];
 
-describe('planReverseZones', () => {
+describe('reverseRecords', () => {
   const ranges = parseReverseRanges('10.10.0.0/16,fd00:10::/48');
 
   it('gives one PTR per address, naming the most specific name, and counts addresses outside every range', () => {
-    const plan = planReverseZones(ranges, forward.origin, records);
+    const plan = reverseRecords(ranges, forward.origin, records);
     expect(plan.outside).toBe(2);
     expect(plan.zones[0]?.records.map(({ name, target }) => [name, target])).toEqual([
       ['9.0', 'eth0.db.prod.vm.example.com.'],
@@ -105,8 +105,8 @@ describe('planReverseZones', () => {
   it('does not depend on the order of the forward records', () => {
     fc.assert(
       fc.property(fc.shuffledSubarray(records, { minLength: records.length }), (shuffled) => {
-        expect(planReverseZones(ranges, forward.origin, shuffled)).toEqual(
-          planReverseZones(ranges, forward.origin, records),
+        expect(reverseRecords(ranges, forward.origin, shuffled)).toEqual(
+          reverseRecords(ranges, forward.origin, records),
         );
       }),
     );
@@ -128,7 +128,7 @@ describe('planReverseZones', () => {
           type: address.includes(':') ? 'AAAA' : 'A',
           address,
         }));
-        const plan = planReverseZones(ranges, forward.origin, input);
+        const plan = reverseRecords(ranges, forward.origin, input);
         expect(plan.outside).toBe(0);
         const published = plan.zones.flatMap((zone) =>
           zone.records.map((record) => `${record.name}.${zone.range.origin}`),
@@ -150,7 +150,7 @@ describe('renderReverseZoneParts', () => {
   const [range] = parseReverseRanges('10.10.0.0/16');
   if (range === undefined) throw new Error('no range');
   const config = reverseZoneConfig(range, forward);
-  const plan = planReverseZones([range], forward.origin, records);
+  const plan = reverseRecords([range], forward.origin, records);
   const text = joinRendered(renderReverseZoneParts(config, plan.zones[0]?.records ?? []), 1764000000);
 
   it('writes a zone our parser reads without problems, answering PTR for the address', () => {

@@ -5,7 +5,8 @@ import ipaddr from 'ipaddr.js';
 import { addressSortKey } from './addresses.js';
 import { InvalidZoneError, ZoneError } from './errors.js';
 import type { AddressRecord, AddressType, SoaTimers, ZoneConfig } from './model.js';
-import { type RenderedZone } from './render.js';
+import { joinRendered, type RenderedZone } from './render.js';
+import { nextSerial } from './serial.js';
 
 /** A `--reverse-zone` value that cannot be used; the message names the value and what is wrong. */
 export class InvalidReverseRangeError extends ZoneError {}
@@ -189,7 +190,7 @@ function preferred(candidate: string, current: string): boolean {
  * labels: `<iface>.<vmi>.<ns>` over `<vmi>.<ns>`, `<host>.<ns>.svc` over `<host>.svc`), and among equally
  * specific names the lowest, so replicas and restarts agree. Addresses in no range are counted, not published.
  */
-export function planReverseZones(
+export function reverseRecords(
   ranges: readonly ReverseRange[],
   forwardOrigin: string,
   records: readonly AddressRecord[],
@@ -323,4 +324,64 @@ export function validateReverseZone(text: string, config: ReverseZoneConfig, exp
   if (lines.length - 5 !== expectedRecords) {
     failAt(lines.length, `expected ${expectedRecords} PTR records, found ${lines.length - 5}`);
   }
+}
+
+/** What is known about a reverse zone now: its serial and text (last written, or found on disk at start). */
+export interface PreviousReverseZone {
+  readonly serial?: number | undefined;
+  readonly rendered?: RenderedZone | undefined;
+  /** The PTRs last written (for the +added/−removed counts); undefined after a restart. */
+  readonly records?: readonly PtrRecord[] | undefined;
+}
+
+export type ReverseZonePlan =
+  | { readonly status: 'unchanged'; readonly rendered: RenderedZone }
+  | {
+      readonly status: 'write';
+      readonly rendered: RenderedZone;
+      readonly text: string;
+      readonly serial: number;
+      readonly added: number;
+      readonly removed: number;
+    }
+  | { readonly status: 'refused'; readonly rendered: RenderedZone; readonly error: ZoneError };
+
+/**
+ * The pure plan of one reverse zone, like planZone for the forward zone: "unchanged" when the text would
+ * differ only by its serial (or the zone on disk already has it), else the validated text and the serial the
+ * serial rule gives (`serial` overrides the rule, as `render --serial` does).
+ */
+export function planReverseZone(
+  config: ReverseZoneConfig,
+  records: readonly PtrRecord[],
+  previous: PreviousReverseZone,
+  options: { readonly nowMs: number; readonly validate?: boolean | undefined; readonly serial?: number },
+): ReverseZonePlan {
+  const rendered = renderReverseZoneParts(config, records);
+  const known = previous.rendered;
+  if (known?.head === rendered.head && known.tail === rendered.tail && options.serial === undefined) {
+    return { status: 'unchanged', rendered };
+  }
+  try {
+    const serial = options.serial ?? nextSerial(previous.serial, options.nowMs);
+    const text = joinRendered(rendered, serial);
+    if (options.validate ?? true) validateReverseZone(text, config, records.length);
+    const { added, removed } = diffPtr(previous.records, records);
+    return { status: 'write', rendered, text, serial, added, removed };
+  } catch (error) {
+    if (error instanceof ZoneError) return { status: 'refused', rendered, error };
+    throw error;
+  }
+}
+
+/** Added and removed PTRs (all added when the previous list is not known). */
+function diffPtr(
+  previous: readonly PtrRecord[] | undefined,
+  next: readonly PtrRecord[],
+): { added: number; removed: number } {
+  if (previous === undefined) return { added: next.length, removed: 0 };
+  const old = new Set(previous.map((record) => `${record.key} ${record.target}`));
+  let added = 0;
+  for (const record of next) if (!old.delete(`${record.key} ${record.target}`)) added += 1;
+  return { added, removed: old.size };
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { defaultZoneConfig } from './config.js';
 import type { AddressRecord } from './model.js';
-import { diffSorted, renderBody, sortIdentity, sortUnique } from './zone-text.js';
+import { diffSorted, renderBody, sortIdentity, sortUnique, zoneFrame } from './zone-text.js';
 
 // The obvious set-based diff, as the oracle diffSorted must agree with.
 function recordKey(record: AddressRecord): string {
@@ -86,7 +86,7 @@ describe('sortIdentity and renderBody', () => {
     );
   });
 
-  it('counts its lines and splits long zones into chunks that join to the whole text', () => {
+  it('writes the frame, then one line per record, in chunks that join to the whole text', () => {
     const config = defaultZoneConfig('vm.example.com', ['10.0.0.53']);
     const records: AddressRecord[] = Array.from({ length: 10_000 }, (_, index) => ({
       name: `vm-${index}.default`,
@@ -96,7 +96,9 @@ describe('sortIdentity and renderBody', () => {
     const body = renderBody(config, sortUnique(records));
     expect(body.chunks.length).toBeGreaterThan(1);
     const tail = body.chunks.join('');
-    expect(tail.split('\n').length - 1).toBe(body.lines);
-    expect(body.lines).toBe(3 + records.length);
+    const frame = zoneFrame(config);
+    expect(frame.fixedLines).toHaveLength(3);
+    expect(tail.startsWith(frame.fixedLines.join(''))).toBe(true);
+    expect(tail.split('\n').length - 1).toBe(3 + records.length);
   });
 });

@@ -93,11 +93,36 @@ export interface ZoneBody {
   readonly head: string;
   /** Text after the serial, in pieces of a few hundred kilobytes. */
   readonly chunks: string[];
-  /** Line ends after the serial: the SOA line, NS, glue and one per record. */
-  readonly lines: number;
 }
 
 const CHUNK_LINES = 4096;
+
+/** The fixed part of every zone: the text up to the SOA serial, and the lines after it before the records. */
+export interface ZoneFrame {
+  /** Comment, $ORIGIN, $TTL and the SOA line up to its serial. */
+  readonly head: string;
+  /** The rest of the SOA line, the NS line and the glue lines, each ending in a line end. */
+  readonly fixedLines: readonly string[];
+}
+
+/** The frame a configuration gives; the renderer writes it and the validator expects exactly it. */
+export function zoneFrame(config: ZoneConfig): ZoneFrame {
+  const { origin, ttl, soa, nameServer } = config;
+  const nameServerFqdn = absolute(nameServer.name, origin);
+  const head =
+    `; zone ${origin}: written by zonewright, do not edit (the next write replaces this file)\n` +
+    `$ORIGIN ${origin}.\n` +
+    `$TTL ${ttl}\n` +
+    `@\tIN\tSOA\t${nameServerFqdn} ${absolute(config.hostmaster, origin)} `;
+  const fixedLines: string[] = [
+    ` ${soa.refresh} ${soa.retry} ${soa.expire} ${soa.minimum}\n`,
+    `@\tIN\tNS\t${nameServerFqdn}\n`,
+  ];
+  for (const address of [...nameServer.addresses].sort()) {
+    fixedLines.push(`${nameServer.name}\tIN\t${address.includes(':') ? 'AAAA' : 'A'}\t${address}\n`);
+  }
+  return { head, fixedLines };
+}
 
 /**
  * Renders sorted, de-duplicated records. Lines are joined per chunk, so the short-lived line strings die
@@ -108,21 +133,8 @@ export function renderBody(
   sorted: readonly AddressRecord[],
   check?: (record: AddressRecord) => void,
 ): ZoneBody {
-  const { origin, ttl, soa, nameServer } = config;
-  const nameServerFqdn = absolute(nameServer.name, origin);
-  const head =
-    `; zone ${origin}: written by zonewright, do not edit (the next write replaces this file)\n` +
-    `$ORIGIN ${origin}.\n` +
-    `$TTL ${ttl}\n` +
-    `@\tIN\tSOA\t${nameServerFqdn} ${absolute(config.hostmaster, origin)} `;
-  const lines: string[] = [
-    ` ${soa.refresh} ${soa.retry} ${soa.expire} ${soa.minimum}\n`,
-    `@\tIN\tNS\t${nameServerFqdn}\n`,
-  ];
-  for (const address of [...nameServer.addresses].sort()) {
-    lines.push(`${nameServer.name}\tIN\t${address.includes(':') ? 'AAAA' : 'A'}\t${address}\n`);
-  }
-  const count = lines.length + sorted.length;
+  const frame = zoneFrame(config);
+  const lines: string[] = [...frame.fixedLines];
   const chunks: string[] = [];
   for (const record of sorted) {
     if (check !== undefined) check(record);
@@ -133,7 +145,7 @@ export function renderBody(
     }
   }
   if (lines.length > 0 || chunks.length === 0) chunks.push(lines.join(''));
-  return { head, chunks, lines: count };
+  return { head: frame.head, chunks };
 }
 
 /**

@@ -7,7 +7,7 @@ import {
   FileZoneStore,
   joinRendered,
   parseReverseRanges,
-  planReverseZones,
+  reverseRecords,
   renderReverseZoneParts,
   renderZone,
   reverseZoneConfig,
@@ -29,7 +29,7 @@ beforeAll(async () => {
   const store = new FileZoneStore(directory);
   await store.write(config.origin, renderZone({ config, serial: 7, records }));
   const ranges = parseReverseRanges('10.1.0.0/16,fd00:10::/48');
-  for (const zone of planReverseZones(ranges, config.origin, records).zones) {
+  for (const zone of reverseRecords(ranges, config.origin, records).zones) {
     const reverse = reverseZoneConfig(zone.range, config);
     await store.write(reverse.origin, joinRendered(renderReverseZoneParts(reverse, zone.records), 7));
   }

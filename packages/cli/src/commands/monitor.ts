@@ -9,13 +9,10 @@ import {
 } from '@zonewright/status-monitor';
 import {
   createZoneConfig,
+  describeConflict,
   FileZoneStore,
-  joinRendered,
-  nextSerial,
-  renderZoneParts,
-  assembleRecords,
-  recoverSerial,
-  reservedNames,
+  planZone,
+  previousZoneFromText,
   type Logger,
   type SkippedRecord,
   type ReverseRange,
@@ -221,25 +218,29 @@ export async function runRender(
     excludeNamespaces: settings.excludeNamespaces,
   });
   for (const invalid of batch.invalid) logger.warn(`ignoring an object: ${invalid.message}`);
-  const assembled = assembleRecords(batch.entries, config.origin, reservedNames(config));
-  for (const skip of [...batch.skipped, ...assembled.rejected])
+  for (const skip of batch.skipped)
     logger.warn(`skipped: ${skip.detail}`, { object: skip.object, reason: skip.reason });
-  for (const conflict of assembled.conflicts)
-    logger.warn(
-      `name ${conflict.name} is claimed by ${conflict.winner} and ${conflict.loser}; ${conflict.winner} keeps it`,
-    );
-  const parts = renderZoneParts(config, assembled.records);
-  if (settings.zonesDir === undefined) {
-    out(joinRendered(parts, settings.serial ?? nextSerial(undefined, Date.now())));
+  const store = settings.zonesDir === undefined ? undefined : new FileZoneStore(settings.zonesDir);
+  if (store !== undefined) await store.prepare();
+  const previous =
+    store === undefined ? {} : previousZoneFromText(await store.read(config.origin), config.origin);
+  const plan = planZone(config, batch.entries, previous, { nowMs: Date.now(), serial: settings.serial });
+  for (const skip of plan.rejected)
+    logger.warn(`skipped: ${skip.detail}`, { object: skip.object, reason: skip.reason });
+  for (const conflict of plan.conflicts) logger.warn(describeConflict(conflict));
+  if (plan.status === 'refused') throw plan.error;
+  if (store === undefined) {
+    if (plan.status === 'write') out(plan.text);
     return;
   }
-  const store = new FileZoneStore(settings.zonesDir);
-  await store.prepare();
-  const existing = await store.read(config.origin);
-  const previous = existing === undefined ? undefined : recoverSerial(existing, config.origin);
-  const serial = settings.serial ?? nextSerial(previous, Date.now());
-  await store.write(config.origin, joinRendered(parts, serial));
+  if (plan.status === 'unchanged') {
+    logger.info(
+      `zone ${config.origin} unchanged: ${plan.records.length} records from ${batch.vmis} VMIs already in ${store.pathOf(config.origin)}`,
+    );
+    return;
+  }
+  await store.write(config.origin, plan.text);
   logger.info(
-    `wrote zone ${config.origin} serial ${serial}: ${assembled.records.length} records from ${batch.vmis} VMIs to ${store.pathOf(config.origin)}`,
+    `wrote zone ${config.origin} serial ${plan.serial}: ${plan.records.length} records, +${plan.diff.added} \u2212${plan.diff.removed}, from ${batch.vmis} VMIs to ${store.pathOf(config.origin)}`,
   );
 }
