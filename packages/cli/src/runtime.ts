@@ -23,6 +23,8 @@ export interface ZoneWatcherOptions {
   readonly config: ZoneConfig;
   /** Reverse zones (`--reverse-zone`) written beside the zone, one per range. */
   readonly reverseRanges?: readonly ReverseRange[];
+  /** Serial rule (see ReconcilerOptions.serials); default `clock`. */
+  readonly serials?: 'clock' | 'source-version';
   readonly zonesDir: string;
   readonly debounceMs: number;
   readonly maxDelayMs: number;
@@ -84,6 +86,7 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
     maxDelayMs: options.maxDelayMs,
     observer: metrics.observer(config.origin),
     reverseRanges: options.reverseRanges ?? [],
+    serials: options.serials ?? 'clock',
   });
   const sources = options.createSources(reconciler, metrics);
   const server = await startOpsServer({

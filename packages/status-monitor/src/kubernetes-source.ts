@@ -396,6 +396,8 @@ export class KubernetesSource {
       for (const key of entries.keys()) scopeKeys.add(key);
       for (const key of listedWithSkips) scopeKeys.add(key);
     }
+    // The zone now reflects this scope at the list's resourceVersion (serials from source versions, ADR 0007).
+    if (resourceVersion !== '') handle.reportVersion?.(resourceVersion, scope ?? '');
     this.markHealthy();
     const durationMs = this.clock.now() - started;
     this.options.logger.info(`listed ${objects} VMIs in ${pages} pages (${durationMs} ms)`, {
@@ -542,6 +544,8 @@ export class KubernetesSource {
         }
         if (typeof metadata?.resourceVersion === 'string' && metadata.resourceVersion !== '') {
           resourceVersion = metadata.resourceVersion;
+          // Also after a BOOKMARK: the state is known to be current up to this revision.
+          this.options.handle.reportVersion?.(resourceVersion, scope ?? '');
         }
       };
       this.watch

@@ -14,6 +14,7 @@ import {
   type ReverseRange,
   type ReverseZoneConfig,
 } from './reverse.js';
+import { parseSourceVersion } from './serial.js';
 import type { SkippedRecord } from './skip.js';
 import type { ZoneStore } from './store.js';
 
@@ -30,6 +31,11 @@ export interface SourceHandle {
   reportError(error: Error): void;
   /** The source works again after {@link reportError}. */
   reportHealthy(): void;
+  /**
+   * The version of the source's state after the changes just delivered (Kubernetes: the resourceVersion of
+   * the list or of the last watch event, per watched scope). Used only with `serials: 'source-version'`.
+   */
+  reportVersion?(version: string, scope?: string): void;
 }
 
 export interface WriteInfo {
@@ -76,6 +82,12 @@ export interface ReconcilerOptions {
    * They go through the same flush: same store, serial rule and validation.
    */
   readonly reverseRanges?: readonly ReverseRange[];
+  /**
+   * How serials are chosen: `clock` (default) is `max(previous + 1, unix seconds)`; `source-version` derives
+   * them from the versions the sources report (versionSerial), so replicas watching the same source write the
+   * same serial for the same content (ADR 0007). Until every source has reported a version, the clock rule.
+   */
+  readonly serials?: 'clock' | 'source-version';
 }
 
 export interface SourceStatus {
@@ -127,6 +139,8 @@ interface SourceState {
   synced: boolean;
   lastError: Error | undefined;
   failingSinceMs: number | undefined;
+  /** The last version reported per scope (reportVersion). */
+  readonly versions: Map<string, bigint>;
 }
 
 const MAX_TRACKED_EVENTS = 100_000;
@@ -208,6 +222,7 @@ export class Reconciler {
       synced: false,
       lastError: undefined,
       failingSinceMs: undefined,
+      versions: new Map(),
     };
     this.sources.push(state);
     return {
@@ -241,6 +256,16 @@ export class Reconciler {
         state.lastError = error;
         state.failingSinceMs ??= this.options.clock.now();
         this.options.observer?.onSourceError?.(name, error);
+      },
+      reportVersion: (version, scope = '') => {
+        const parsed = parseSourceVersion(version);
+        if (parsed === undefined) {
+          this.options.logger.warn(
+            `source ${name} reported version ${JSON.stringify(version)}, not a number`,
+          );
+          return;
+        }
+        state.versions.set(scope, parsed);
       },
       reportHealthy: () => {
         if (state.lastError !== undefined) this.options.logger.info(`source ${name} recovered`);
@@ -427,7 +452,12 @@ export class Reconciler {
         config,
         this.allEntries(),
         { serial: this.serial, records: this.lastRecords, onDisk: this.diskParts },
-        { nowMs: started, validate: this.options.validate, reserved: this.reserved },
+        {
+          nowMs: started,
+          validate: this.options.validate,
+          reserved: this.reserved,
+          sourceVersion: this.sourceVersion(),
+        },
       );
       this.reportAssembly(plan.conflicts, plan.rejected);
       if (plan.status === 'unchanged') {
@@ -487,6 +517,22 @@ export class Reconciler {
   }
 
   /**
+   * The version the zone's content reflects with `serials: 'source-version'`: the lowest version over every
+   * source and scope (a scope behind the others is what the content is sure to include). Undefined with the
+   * clock rule, or while a source has not reported one.
+   */
+  private sourceVersion(): bigint | undefined {
+    if (this.options.serials !== 'source-version') return undefined;
+    let lowest: bigint | undefined;
+    for (const source of this.sources) {
+      if (source.versions.size === 0) return undefined;
+      for (const version of source.versions.values())
+        if (lowest === undefined || version < lowest) lowest = version;
+    }
+    return lowest;
+  }
+
+  /**
    * Stores the reverse zones whose plan says "write" (the forward zone is already written or unchanged). A
    * failure throws into write()'s handling: the next flush finds the forward zone unchanged and retries these.
    */
@@ -506,6 +552,7 @@ export class Reconciler {
       const plan = planReverseZone(zone.config, records, zone, {
         nowMs: started,
         validate: this.options.validate,
+        sourceVersion: this.sourceVersion(),
       });
       if (plan.status === 'refused') throw plan.error;
       if (plan.status === 'write') {

@@ -6,7 +6,7 @@ import { addressSortKey } from './addresses.js';
 import { InvalidZoneError, ZoneError } from './errors.js';
 import type { AddressRecord, AddressType, SoaTimers, ZoneConfig } from './model.js';
 import { joinRendered, type RenderedZone } from './render.js';
-import { nextSerial } from './serial.js';
+import { nextSerial, versionSerial } from './serial.js';
 
 /** A `--reverse-zone` value that cannot be used; the message names the value and what is wrong. */
 export class InvalidReverseRangeError extends ZoneError {}
@@ -355,7 +355,13 @@ export function planReverseZone(
   config: ReverseZoneConfig,
   records: readonly PtrRecord[],
   previous: PreviousReverseZone,
-  options: { readonly nowMs: number; readonly validate?: boolean | undefined; readonly serial?: number },
+  options: {
+    readonly nowMs: number;
+    readonly validate?: boolean | undefined;
+    readonly serial?: number;
+    /** As in planZone: derive the serial from the source version instead of the clock. */
+    readonly sourceVersion?: bigint | undefined;
+  },
 ): ReverseZonePlan {
   const rendered = renderReverseZoneParts(config, records);
   const known = previous.rendered;
@@ -363,7 +369,11 @@ export function planReverseZone(
     return { status: 'unchanged', rendered };
   }
   try {
-    const serial = options.serial ?? nextSerial(previous.serial, options.nowMs);
+    const serial =
+      options.serial ??
+      (options.sourceVersion === undefined
+        ? nextSerial(previous.serial, options.nowMs)
+        : versionSerial(previous.serial, options.sourceVersion).serial);
     const text = joinRendered(rendered, serial);
     if (options.validate ?? true) validateReverseZone(text, config, records.length);
     const { added, removed } = diffPtr(previous.records, records);
