@@ -8,3 +8,4 @@ export * from './pause-image.js';
 export * from './containerd.js';
 export * from './node-image.js';
 export * from './coredns.js';
+export * from './dns-round-robin.js';
