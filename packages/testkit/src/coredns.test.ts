@@ -49,7 +49,7 @@ describe('adaptCorefile', () => {
     ]);
     // The opt-in transfer snippet is not read from this machine unless a test gives its directory.
     expect(adapted.changes.find((change) => change.kind === 'removed')?.before.trim()).toBe(
-      'import /etc/coredns/transfer/*.conf',
+      'import /etc/coredns-transfer/*.conf',
     );
     expect(adapted.env).toEqual({});
     // Every other line, comments and `reload` included, is the shipped one.
