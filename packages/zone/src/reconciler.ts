@@ -11,6 +11,7 @@ import {
   reverseRecords,
   reverseZoneConfig,
   type PtrRecord,
+  type ReverseAddressCache,
   type ReverseRange,
   type ReverseZoneConfig,
 } from './reverse.js';
@@ -193,6 +194,7 @@ export class Reconciler {
   private catchingUpSinceMs: number | undefined;
   private readonly readyWaiters: (() => void)[] = [];
   private readonly reverse: ReverseZoneState[];
+  private reverseCache: ReverseAddressCache | undefined;
 
   constructor(options: ReconcilerOptions) {
     this.options = options;
@@ -543,7 +545,9 @@ export class Reconciler {
       this.reverse.map((zone) => zone.range),
       config.origin,
       sorted,
+      this.reverseCache,
     );
+    this.reverseCache = ptrs.cache;
     observer?.onReverseOutside?.(config.origin, ptrs.outside);
     for (let index = 0; index < this.reverse.length; index += 1) {
       const zone = this.reverse[index] as ReverseZoneState;

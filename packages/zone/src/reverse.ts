@@ -39,6 +39,8 @@ export interface ReversePlan {
   readonly zones: readonly ReverseZoneContent[];
   /** Distinct addresses of the forward zone that fall in no configured range (not published). */
   readonly outside: number;
+  /** Per-address results to pass to the next call (only this call's addresses). */
+  readonly cache: ReverseAddressCache;
 }
 
 const MAX_RANGES = 64;
@@ -145,7 +147,7 @@ export function parseReverseRanges(input: string | readonly string[]): ReverseRa
 /** The full reverse name of a canonical address, without the trailing dot (`4.3.10.10.in-addr.arpa`). */
 export function reverseName(type: AddressType, address: string): string {
   if (type === 'A') return `${address.split('.').reverse().join('.')}.in-addr.arpa`;
-  return `${addressSortKey('AAAA', address).replaceAll(':', '').split('').reverse().join('.')}.ip6.arpa`;
+  return reverseNibbles(addressSortKey('AAAA', address));
 }
 
 /** The reverse name of any IP address text, or undefined when it is not one (for `inspect --name`). */
@@ -194,46 +196,96 @@ export function reverseRecords(
   ranges: readonly ReverseRange[],
   forwardOrigin: string,
   records: readonly AddressRecord[],
+  previous?: ReverseAddressCache,
 ): ReversePlan {
-  const prefixes = ranges.map((range) => ({ range, prefix: rangeKeyPrefix(range) }));
-  const chosen = ranges.map(() => new Map<string, { name: string; address: string }>());
-  const outside = new Set<string>();
+  const v4 = ranges.flatMap((range, index) =>
+    range.type === 'A'
+      ? [
+          {
+            index,
+            prefix: `${range.cidr
+              .split('.')
+              .slice(0, range.prefixLength / 8)
+              .join('.')}.`,
+          },
+        ]
+      : [],
+  );
+  const v6 = ranges.flatMap((range, index) =>
+    range.type === 'AAAA' ? [{ index, prefix: rangeKeyPrefix(range) }] : [],
+  );
+  // Canonical addresses are unique strings: everything is keyed by the address text, and what an address
+  // gives (its zone, sort key and reverse owner) is worked out once and kept for the next flush.
+  const cache: ReverseAddressCache = new Map();
+  const chosen = ranges.map(() => new Map<string, { name: string; info: AddressInfo }>());
+  let outside = 0;
   for (const record of records) {
-    const key = addressSortKey(record.type, record.address);
-    let zone = -1;
-    for (let index = 0; index < prefixes.length; index += 1) {
-      const entry = prefixes[index] as (typeof prefixes)[number];
-      if (entry.range.type === record.type && key.startsWith(entry.prefix)) {
-        zone = index;
-        break;
-      }
+    const { address } = record;
+    let info = cache.get(address);
+    if (info === undefined) {
+      info = previous?.get(address) ?? addressInfo(record.type, address, ranges, v4, v6);
+      cache.set(address, info);
+      if (info.zone < 0) outside += 1;
     }
-    if (zone < 0) {
-      outside.add(key);
-      continue;
-    }
-    const byAddress = chosen[zone] as Map<string, { name: string; address: string }>;
-    const current = byAddress.get(key);
-    if (current === undefined || preferred(record.name, current.name)) {
-      byAddress.set(key, { name: record.name, address: record.address });
-    }
+    if (info.zone < 0) continue;
+    const byAddress = chosen[info.zone] as Map<string, { name: string; info: AddressInfo }>;
+    const current = byAddress.get(address);
+    if (current === undefined) byAddress.set(address, { name: record.name, info });
+    else if (preferred(record.name, current.name)) current.name = record.name;
   }
   const zones = ranges.map((range, index) => {
-    const byAddress = chosen[index] as Map<string, { name: string; address: string }>;
-    const suffixLength = range.origin.length + 1;
+    const byAddress = chosen[index] as Map<string, { name: string; info: AddressInfo }>;
     const ptrs: PtrRecord[] = [];
-    for (const key of [...byAddress.keys()].sort()) {
-      const { name, address } = byAddress.get(key) as { name: string; address: string };
-      const full = reverseName(range.type, address);
-      ptrs.push({
-        name: full.slice(0, full.length - suffixLength),
-        target: `${name}.${forwardOrigin}.`,
-        key,
-      });
+    for (const { name, info } of byAddress.values()) {
+      ptrs.push({ name: info.owner, target: `${name}.${forwardOrigin}.`, key: info.key });
     }
+    ptrs.sort((left, right) => (left.key < right.key ? -1 : left.key > right.key ? 1 : 0));
     return { range, records: ptrs };
   });
-  return { zones, outside: outside.size };
+  return { zones, outside, cache };
+}
+
+/** What reverseRecords worked out per address; pass `plan.cache` back to the next call. */
+export type ReverseAddressCache = ReadonlyMap<string, AddressInfo> & Map<string, AddressInfo>;
+
+interface AddressInfo {
+  /** Index of the range, or -1 outside every range. */
+  readonly zone: number;
+  readonly key: string;
+  /** Owner name relative to the reverse origin. */
+  readonly owner: string;
+}
+
+function addressInfo(
+  type: AddressType,
+  address: string,
+  ranges: readonly ReverseRange[],
+  v4: readonly { index: number; prefix: string }[],
+  v6: readonly { index: number; prefix: string }[],
+): AddressInfo {
+  let zone = -1;
+  let key = '';
+  if (type === 'A') {
+    for (const entry of v4) if (address.startsWith(entry.prefix)) zone = entry.index;
+  } else if (v6.length > 0) {
+    key = addressSortKey('AAAA', address);
+    for (const entry of v6) if (key.startsWith(entry.prefix)) zone = entry.index;
+  }
+  const range = ranges[zone];
+  if (range === undefined) return { zone: -1, key, owner: '' };
+  if (type === 'A') key = addressSortKey('A', address);
+  const full = type === 'A' ? reverseName('A', address) : reverseNibbles(key);
+  return { zone, key, owner: full.slice(0, full.length - range.origin.length - 1) };
+}
+
+/** `x.x.….ip6.arpa` from an expanded IPv6 sort key (`fd00:0010:…`). */
+function reverseNibbles(key: string): string {
+  let name = '';
+  for (let index = key.length - 1; index >= 0; index -= 1) {
+    const character = key[index] as string;
+    if (character !== ':') name += `${character}.`;
+  }
+  return `${name}ip6.arpa`;
 }
 
 /** What a reverse zone's SOA and NS say: the forward zone's name server and hostmaster, its TTL and timers. */
@@ -384,14 +436,33 @@ export function planReverseZone(
   }
 }
 
-/** Added and removed PTRs (all added when the previous list is not known). */
+/** Added and removed PTRs between two lists sorted by key, in one pass (all added when the previous is unknown). */
 function diffPtr(
   previous: readonly PtrRecord[] | undefined,
   next: readonly PtrRecord[],
 ): { added: number; removed: number } {
   if (previous === undefined) return { added: next.length, removed: 0 };
-  const old = new Set(previous.map((record) => `${record.key} ${record.target}`));
   let added = 0;
-  for (const record of next) if (!old.delete(`${record.key} ${record.target}`)) added += 1;
-  return { added, removed: old.size };
+  let removed = 0;
+  let left = 0;
+  let right = 0;
+  while (left < previous.length && right < next.length) {
+    const old = previous[left] as PtrRecord;
+    const now = next[right] as PtrRecord;
+    if (old.key === now.key) {
+      if (old.target !== now.target) {
+        added += 1;
+        removed += 1;
+      }
+      left += 1;
+      right += 1;
+    } else if (old.key < now.key) {
+      removed += 1;
+      left += 1;
+    } else {
+      added += 1;
+      right += 1;
+    }
+  }
+  return { added: added + next.length - right, removed: removed + previous.length - left };
 }
