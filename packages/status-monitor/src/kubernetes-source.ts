@@ -396,7 +396,7 @@ export class KubernetesSource {
       for (const key of entries.keys()) scopeKeys.add(key);
       for (const key of listedWithSkips) scopeKeys.add(key);
     }
-    // The zone now reflects this scope at the list's resourceVersion (serials from source versions, ADR 0007).
+    // The zone now reflects this scope at the list's resourceVersion (serials from source versions, ADR 0010).
     if (resourceVersion !== '') handle.reportVersion?.(resourceVersion, scope ?? '');
     this.markHealthy();
     const durationMs = this.clock.now() - started;

@@ -86,7 +86,7 @@ export interface ReconcilerOptions {
   /**
    * How serials are chosen: `clock` (default) is `max(previous + 1, unix seconds)`; `source-version` derives
    * them from the versions the sources report (versionSerial), so replicas watching the same source write the
-   * same serial for the same content (ADR 0007). Until every source has reported a version, the clock rule.
+   * same serial for the same content (ADR 0010). Until every source has reported a version, the clock rule.
    */
   readonly serials?: 'clock' | 'source-version';
 }

@@ -117,7 +117,7 @@ export async function runMonitor(
     command: 'monitor',
     config,
     reverseRanges: settings.reverseRanges ?? [],
-    // Replicas watching the same API server write the same serial for the same content (ADR 0007).
+    // Replicas watching the same API server write the same serial for the same content (ADR 0010).
     serials: settings.source === 'kubernetes' ? 'source-version' : 'clock',
     zonesDir: settings.zonesDir,
     debounceMs: settings.debounceMs,
