@@ -2,8 +2,10 @@
 # Installs what the tests need besides npm packages: real DNS peers (named,
 # named-checkzone, dig), Go + miekg/dns for the CoreDNS-parser zone checker,
 # containerd/runc/CNI plugins, iptables and iproute2 for the integration tests,
-# and gcc + libc6-dev to build the static pause binary. Then builds
-# tools/zonecheck/zonecheck.
+# gcc + libc6-dev to build the static pause binary, prometheus for promtool
+# (the alerting rules' checks and unit tests), and etcd, openssl and the build
+# deps of a real kube-apiserver. Then builds tools/zonecheck/zonecheck and
+# (once per machine, cached) kube-apiserver: scripts/build-kube-apiserver.sh.
 #
 # Debian 12, run as root (no sudo). Idempotent: when everything is present it
 # only checks, and rebuilds the checker only when its source is newer.
@@ -19,6 +21,8 @@ packages=(
   containerd runc containernetworking-plugins
   iptables iproute2 curl
   gcc libc6-dev
+  etcd-server etcd-client openssl dpkg-dev golang-github-modern-go-reflect2-dev
+  prometheus
 )
 
 log() { printf 'install-test-deps: %s\n' "$*" >&2; }
@@ -77,7 +81,7 @@ else
   log "all Debian packages present"
 fi
 
-for tool in named named-checkzone dig go ctr containerd runc iptables ip gcc curl; do
+for tool in named named-checkzone dig go ctr containerd runc iptables ip gcc curl etcd etcdctl openssl promtool; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is still missing after installing packages"
 done
 [[ -x /usr/lib/cni/bridge ]] || die '/usr/lib/cni/bridge is missing (containernetworking-plugins)'
@@ -127,5 +131,13 @@ elif [[ "${CI:-}" == 'true' ]]; then
   die "no CoreDNS at $coredns and CI=true: $coredns_how"
 else
   log "WARNING: no CoreDNS at $coredns: the CoreDNS integration tests will be SKIPPED; $coredns_how"
+fi
+
+# A real kube-apiserver for integration/kube-apiserver: built from Debian's
+# source package once (10+ minutes) and cached outside the repository.
+if [[ "${ZONEWRIGHT_SKIP_KUBE_APISERVER:-}" == 1 ]]; then
+  log "WARNING: ZONEWRIGHT_SKIP_KUBE_APISERVER=1: not building kube-apiserver; its tests will be skipped"
+else
+  "$repo_root/scripts/build-kube-apiserver.sh" >/dev/null
 fi
 log "done"

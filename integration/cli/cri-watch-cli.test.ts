@@ -169,6 +169,8 @@ describe('zonewright cri-watch', () => {
       expect(metrics).toMatch(/zonewright_cri_polls_total\{trigger="interval"\} [1-9]/);
       expect(metrics).toMatch(/zonewright_cri_sandboxes\{state="ready"\} 2/);
       expect(metrics).toMatch(/zonewright_zone_writes_total\{origin="cluster\.local"\} [1-9]/);
+      expect(metrics).toMatch(/^zonewright_source_up\{source="cri"\} 1$/m);
+      expect(metrics).toMatch(/^zonewright_zone_behind_seconds\{origin="cluster\.local"\} 0$/m);
       await assertZoneValid(ORIGIN, join(zonesDir, `db.${ORIGIN}`));
       watcher.child.kill('SIGTERM');
       const status = await watcher.exited;
@@ -227,7 +229,9 @@ describe('zonewright cri-watch', () => {
       { timeoutMs: 30_000 },
     );
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('--unhealthy-after "soon" is not a duration');
+    expect(result.stderr).toBe(
+      'zonewright: invalid --unhealthy-after "soon": expected a duration 1s-24h (e.g. 200ms, 2s, 1m)\n',
+    );
   });
 
   it('says which sockets it tried when there is no runtime', async () => {

@@ -48,10 +48,10 @@ async function startMonitor(): Promise<SpawnedProcess> {
     '127.0.0.1',
     '--listen',
     `127.0.0.1:${port}`,
-    '--debounce-ms',
-    '50',
-    '--max-delay-ms',
-    '300',
+    '--debounce',
+    '50ms',
+    '--max-delay',
+    '300ms',
     '--log-format',
     'json',
   ]);
@@ -72,6 +72,13 @@ async function fetchStatus(route: string): Promise<number | undefined> {
 }
 
 const zoneFile = (): string => path.join(directory, `db.${origin}`);
+
+/** One sample of the monitor's /metrics, e.g. `zonewright_source_up{source="kubernetes"}`. */
+async function metricValue(series: string): Promise<number | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
 
 async function zoneAddresses(): Promise<string[]> {
   const text = await fs.readFile(zoneFile(), 'utf8').catch(() => '');
@@ -152,7 +159,14 @@ describe('zonewright monitor against the Kubernetes API', () => {
     await new Promise((resolve) => setTimeout(resolve, 10_000));
     expect(await fs.readFile(zoneFile(), 'utf8')).toBe(before);
     expect(await fetchStatus('/healthz')).toBe(200);
+    expect(await fetchStatus('/readyz')).toBe(200);
+    // Staleness while the API is down: behind since the outage began, the source down.
+    const behind = 'zonewright_zone_behind_seconds{origin="vm.example.com"}';
+    const up = 'zonewright_source_up{source="kubernetes"}';
+    expect(await metricValue(behind)).toBeGreaterThanOrEqual(9);
+    expect(await metricValue(up)).toBe(0);
     await api.setDown(false);
+    const changedAt = Date.now();
     api.add(vmi('late', 'default', '192.0.2.40'));
     await waitFor(
       async () =>
@@ -162,6 +176,13 @@ describe('zonewright monitor against the Kubernetes API', () => {
         description: 'the monitor to recover after the API came back',
       },
     );
+    // The recovery target: a change made once the API answers is in the zone within 2 s.
+    expect(Date.now() - changedAt).toBeLessThanOrEqual(2000);
+    await waitFor(async () => ((await metricValue(behind)) === 0 ? true : undefined), {
+      timeoutMs: 5_000,
+      description: 'zonewright_zone_behind_seconds back to 0',
+    });
+    expect(await metricValue(up)).toBe(1);
     await assertZoneValid(origin, zoneFile());
 
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { coreDnsForTests, createNetns, isProcessAlive, startCoreDns } from '@zonewright/testkit';
-import type { CoreDnsServer, Netns } from '@zonewright/testkit';
+import { coreDnsForTests, createNetns, isProcessAlive, startCoreDns, startNamed } from '@zonewright/testkit';
+import type { CoreDnsServer, NamedServer, Netns } from '@zonewright/testkit';
 
 const coreDns = coreDnsForTests('integration/coredns/harness.test.ts');
 const describeCoreDns = coreDns ? describe : describe.skip;
@@ -24,6 +24,7 @@ describeCoreDns('testkit startCoreDns: the shipped Corefiles in a real CoreDNS',
   let dir: string;
   let netns: Netns | undefined;
   const servers: CoreDnsServer[] = [];
+  let named: NamedServer | undefined;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'zw-coredns-harness-'));
@@ -31,6 +32,7 @@ describeCoreDns('testkit startCoreDns: the shipped Corefiles in a real CoreDNS',
 
   afterAll(async () => {
     for (const server of servers) await server.stop();
+    await named?.stop();
     await netns?.delete();
     await rm(dir, { recursive: true, force: true });
   });
@@ -86,5 +88,33 @@ describeCoreDns('testkit startCoreDns: the shipped Corefiles in a real CoreDNS',
     ).rejects.toThrow(/no free UDP\+TCP port found on 172\.38\.99\.1|CoreDNS exited/);
     await server.stop();
     expect(isProcessAlive(server.pid)).toBe(false);
+  });
+
+  it("sends Corefile.node's `forward` to the test-local upstream it is given, nowhere else", async () => {
+    const zones = join(dir, 'forward');
+    await mkdir(zones);
+    await writeFile(join(zones, 'db.cluster.local'), zone('cluster.local', 5));
+    const upstreamZone = join(dir, 'db.upstream.test');
+    await writeFile(upstreamZone, zone('upstream.test', 9));
+    named = await startNamed({ zones: [{ origin: 'upstream.test', file: upstreamZone }] });
+    const server = await startCoreDns({
+      corefile: 'node',
+      zonesDirectory: zones,
+      upstream: `${named.address}:${named.port}`,
+      env: { CLUSTER_DOMAIN: 'cluster.local' },
+    });
+    servers.push(server);
+    expect(server.corefile.text).toContain(`forward . ${named.address}:${named.port}`);
+    await server.waitReady();
+    // Outside the cluster domain: answered by the upstream named through CoreDNS's `forward` (and `cache`).
+    const forwarded = await server.query('web.upstream.test', 'A');
+    expect({ status: forwarded.status, values: forwarded.answers.map((record) => record.value) }).toEqual({
+      status: 'NOERROR',
+      values: ['192.0.2.10'],
+    });
+    // Inside it: CoreDNS's own zone, authoritative.
+    const local = await server.query('web.cluster.local', 'A');
+    expect(local.aa).toBe(true);
+    await server.stop();
   });
 });

@@ -35,7 +35,7 @@ const run = promisify(execFile);
 const REPO = join(import.meta.dirname, '..', '..');
 /**
  * `bundled`: the image ships packages/cli/bundle (scripts/bundle.mjs) instead of node_modules + dist. The CRI
- * image's node flags are part of its memory budget (bench/report); bench/cri.mjs and the cri-watch CLI test run
+ * image's node flags are part of its memory budget (bench/report); the CRI bench suite and the cri-watch CLI test run
  * the bundle with the flags read from this ENTRYPOINT.
  */
 const IMAGES = [

@@ -264,8 +264,11 @@ describe('node', () => {
       'Secret',
     ])
       expect(kinds).not.toContain(kind);
-    expect(pod.initContainers?.map((item) => item.name)).toEqual(['node-setup']);
+    // The redirect first, then the first complete zone, and only then CoreDNS (docs/adr/0010).
+    expect(pod.initContainers?.map((item) => item.name)).toEqual(['node-setup', 'first-zone']);
     expect(pod.initContainers?.[0]?.args?.slice(0, 2)).toEqual(['node-setup', 'install']);
+    expect(pod.initContainers?.[1]?.args?.slice(0, 2)).toEqual(['cri-watch', '--once']);
+    expect(container(pod, 'first-zone').volumeMounts).toContainEqual({ name: 'zones', mountPath: '/zones' });
     const names = pod.containers.map((item) => item.name).sort();
     expect(names).toEqual(['coredns', 'cri-watcher']);
     const zones = pod.volumes?.find((volume) => volume.name === 'zones');
@@ -300,9 +303,11 @@ describe('node', () => {
       );
       const normalise = (path: string): string => path.replace(/^\/var\/run\//, '/run/');
       expect(normalise(hostSocket)).toBe(normalise(known?.path ?? '(unknown runtime)'));
-      // No other container sees the runtime socket.
+      // The first-zone init container (cri-watch --once) mounts it the same way; no other container sees it.
+      const firstZone = container(pod, 'first-zone');
+      expect(firstZone.volumeMounts?.find((item) => item.name === mount?.name)).toEqual(mount);
       for (const other of [...pod.containers, ...(pod.initContainers ?? [])].filter(
-        (item) => item !== watcher,
+        (item) => item !== watcher && item !== firstZone,
       )) {
         expect((other.volumeMounts ?? []).map((item) => item.name)).not.toContain(mount?.name);
       }
@@ -593,7 +598,8 @@ describe('zonewright containers against the real CLI', () => {
 
   it('probes /healthz and /readyz on the port the program listens on', async () => {
     for (const [dir, item] of zonewrightContainers()) {
-      if (item.args?.[0] === 'node-setup') continue; // init container: runs to completion, no probes
+      // init containers (node-setup, cri-watch --once): run to completion, no probes
+      if (item.args?.[0] === 'node-setup' || item.args?.includes('--once')) continue;
       const listen =
         flagValue(item.args ?? [], 'listen') ?? helpDefault(await helpFor(commandOf(item)), 'listen') ?? '';
       const port = portOf(listen);

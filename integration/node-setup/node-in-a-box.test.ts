@@ -5,8 +5,8 @@
  *   "node" netns) and installs the 169.254.0.2 redirect there (iptables-nft, the default);
  * - containerd creates pod sandboxes with that conflist (their IPs come from node-setup's subnet);
  * - the CRI watcher (library: CriWatcher + Reconciler; the `zonewright cri-watch` command wires the same parts)
- *   writes the pod zone; a real named in the node netns serves it on the bridge gateway and is reloaded when it
- *   changes (standing in for CoreDNS);
+ *   writes the pod zone; a real CoreDNS in the node netns runs the shipped corefile/Corefile.node (testkit
+ *   startCoreDns: only ports, zones directory and upstream differ) on the bridge gateway and reloads it itself;
  * - from inside one pod's netns and from the node, `dig @169.254.0.2 <other pod's hostname>` over UDP and TCP
  *   returns that pod's IP;
  * - then node-setup remove: nothing of ours is left.
@@ -19,19 +19,18 @@ import { join } from 'node:path';
 import { CriClient, CriWatcher } from '@zonewright/cri-watcher';
 import { createCommandRunner, ownedPart, parseIptablesSave, runNodeSetup } from '@zonewright/node-setup';
 import type { NodeSetupOptions } from '@zonewright/node-setup';
-import { buildPauseImage, cleanUp, createNetns, startContainerd } from '@zonewright/testkit';
-import type { ContainerdHarness, Netns, RunningSandbox } from '@zonewright/testkit';
 import {
-  FileZoneStore,
-  Reconciler,
-  defaultZoneConfig,
-  silentLogger,
-  systemClock,
-  zoneFileName,
-} from '@zonewright/zone';
+  buildPauseImage,
+  cleanUp,
+  coreDnsForTests,
+  createNetns,
+  startContainerd,
+  startCoreDns,
+} from '@zonewright/testkit';
+import type { ContainerdHarness, CoreDnsServer, Netns, RunningSandbox } from '@zonewright/testkit';
+import { FileZoneStore, Reconciler, defaultZoneConfig, silentLogger, systemClock } from '@zonewright/zone';
 
-import { digIn, must, run, sleep, startNamedInNetns, suffix } from './helpers.js';
-import type { NamedInNetns } from './helpers.js';
+import { digIn, run, sleep, suffix } from './helpers.js';
 
 const ORIGIN = 'cluster.local';
 const GATEWAY = '172.38.0.1';
@@ -46,16 +45,18 @@ async function sandboxNetns(ip: string): Promise<string> {
   throw new Error(`no network namespace has ${ip} on eth0`);
 }
 
-describe('node in a box: containerd + node-setup + CRI watcher + named', () => {
+const coreDns = coreDnsForTests('integration/node-setup/node-in-a-box.test.ts');
+const describeCoreDns = coreDns ? describe : describe.skip;
+
+describeCoreDns('node in a box: containerd + node-setup + CRI watcher + CoreDNS (Corefile.node)', () => {
   let netns: Netns | undefined;
   let containerd: ContainerdHarness | undefined;
-  let named: NamedInNetns | undefined;
+  let coredns: CoreDnsServer | undefined;
   let reconciler: Reconciler | undefined;
   let watcher: CriWatcher | undefined;
   let criClient: CriClient | undefined;
   let pauseDir = '';
   let workDir = '';
-  let zoneFile = '';
   let zoneWrites = 0;
   const networkName = `zw-box-${suffix()}`;
   const dnsPort = 20000 + Math.floor(Math.random() * 40000);
@@ -95,7 +96,7 @@ describe('node in a box: containerd + node-setup + CRI watcher + named', () => {
   afterAll(async () => {
     console.log(`node in a box measurements: ${JSON.stringify(measured)}`);
     await cleanUp('node in a box', [
-      () => named?.stop(),
+      () => coredns?.stop(),
       () => watcher?.stop(),
       () => criClient?.close(),
       () => reconciler?.stop(),
@@ -129,9 +130,8 @@ describe('node in a box: containerd + node-setup + CRI watcher + named', () => {
     );
   }, 120_000);
 
-  it('the CRI watcher writes the pod zone and named serves it behind 169.254.0.2', async () => {
+  it('the CRI watcher writes the pod zone and CoreDNS serves it behind 169.254.0.2', async () => {
     const zoneDir = join(workDir, 'zones');
-    zoneFile = join(zoneDir, zoneFileName(ORIGIN));
     reconciler = new Reconciler({
       config: defaultZoneConfig(ORIGIN, [GATEWAY]),
       store: new FileZoneStore(zoneDir),
@@ -139,11 +139,9 @@ describe('node in a box: containerd + node-setup + CRI watcher + named', () => {
       logger: silentLogger,
       debounceMs: 20,
       maxDelayMs: 50,
-      // named, standing in for CoreDNS, is reloaded whenever the reconciler rewrites the zone.
       observer: {
         onWrite: () => {
           zoneWrites += 1;
-          named?.reload().catch(() => undefined);
         },
       },
     });
@@ -164,20 +162,19 @@ describe('node in a box: containerd + node-setup + CRI watcher + named', () => {
     if (camera === undefined || sensor === undefined) throw new Error('sandboxes missing');
     const cameraIp = camera.ips[0] ?? '';
     const sensorIp = sensor.ips[0] ?? '';
-    const namedDir = join(workDir, 'named');
-    await must('mkdir', ['-p', namedDir]);
-    named = await startNamedInNetns({
-      netnsPath: node().path,
-      dir: namedDir,
-      addresses: [GATEWAY],
-      port: dnsPort,
-      origin: ORIGIN,
-      zoneFile,
-      ready: async () =>
-        (await digIn(node().path, { server: GATEWAY, port: dnsPort, name: `camera.${ORIGIN}`, tcp: false }))
-          .addresses.length > 0,
+    coredns = await startCoreDns({
+      corefile: 'node',
+      zonesDirectory: zoneDir,
+      netns: node(),
+      address: GATEWAY,
+      ports: { dns: dnsPort },
+      env: { CLUSTER_DOMAIN: ORIGIN },
     });
-    measured['watcher start to named answering, ms'] = Date.now() - began;
+    await coredns.waitReady();
+    const served = await coredns.query(`camera.${ORIGIN}`, 'A');
+    expect(served.answers.map((record) => record.value)).toEqual([cameraIp]);
+    expect(served.aa).toBe(true);
+    measured['watcher start to CoreDNS answering, ms'] = Date.now() - began;
 
     const sensorNetns = await sandboxNetns(sensorIp);
     const cameraNetns = await sandboxNetns(cameraIp);
@@ -207,7 +204,7 @@ describe('node in a box: containerd + node-setup + CRI watcher + named', () => {
     }
   }, 120_000);
 
-  it('a new pod appears in DNS after the zone is rewritten and named reloads', async () => {
+  it('a new pod appears in DNS after the zone is rewritten and CoreDNS reloads it', async () => {
     const began = Date.now();
     const writesBefore = zoneWrites;
     const printer = await runtime().runSandbox({ name: 'printer', namespace: 'office', hostname: 'printer' });

@@ -203,7 +203,7 @@ describe('KubernetesSource against the fake API server', () => {
     const errors: string[] = [];
     makeSource({ observer: { onError: (error) => errors.push(error.message) } });
     await handle.until(() => handle.synced, 5000);
-    expect(delays).toEqual([375, 750, 1500]);
+    expect(delays).toEqual([188, 375, 750]);
     expect(errors).toHaveLength(3);
     expect(errors[0]).toMatch(
       /list of \/apis\/kubevirt\.io\/v1\/virtualmachineinstances failed: .*injected failure/,
@@ -226,7 +226,7 @@ describe('KubernetesSource against the fake API server', () => {
     server.add(vmi('later'));
     await handle.until(() => handle.state.size === 1, 5000);
     // One backoff because the stream closed at once without an event, then one per 500.
-    expect(delays).toEqual([375, 750, 1500]);
+    expect(delays).toEqual([188, 375, 750]);
     expect(server.counters.lists).toBe(1);
   });
 

@@ -2,8 +2,10 @@ import yargs, { type Argv } from 'yargs';
 import { ZoneError } from '@zonewright/zone';
 import { runCheck } from './commands/check.js';
 import { runInspect } from './commands/inspect.js';
-import { ProblemsFoundError, UsageError } from './errors.js';
-import { LOG_LEVELS } from './logging.js';
+import { CommandLineError, ProblemsFoundError, UsageError } from './errors.js';
+import { booleanFlags, CHECK_OPTIONS, GLOBAL_OPTIONS, INSPECT_OPTIONS } from './config/command-options.js';
+import { normalizeBooleanFlags, resolveOptions, type Environment } from './config/option-table.js';
+import { declareOptions } from './config/yargs-options.js';
 import { registerWatcherCommands } from './watchers.js';
 
 const print = (line: string): void => {
@@ -11,60 +13,37 @@ const print = (line: string): void => {
 };
 
 /** Builds the whole command line; exported so tests and docs can read its flags. */
-export function buildCli(argv: readonly string[]): Argv {
-  const base: Argv = yargs([...argv])
-    .scriptName('zonewright')
-    .usage(
-      '$0 <command> [options]\n\nDNS zones for what cluster DNS cannot see: KubeVirt secondary NICs and node-local pods.',
-    )
-    .env('ZONEWRIGHT')
-    .option('log-format', {
-      choices: ['auto', 'json', 'text'] as const,
-      default: 'auto' as const,
-      describe: 'Log format: JSON lines (clusters) or text (terminals); auto picks text on a TTY',
-      global: true,
-    })
-    .option('log-level', {
-      choices: LOG_LEVELS,
-      default: 'info' as const,
-      describe: 'Least severe level logged',
-      global: true,
-    })
+export function buildCli(argv: readonly string[], env: Environment = process.env): Argv {
+  const base: Argv = declareOptions(
+    yargs(normalizeBooleanFlags(argv, booleanFlags()))
+      .scriptName('zonewright')
+      .usage(
+        '$0 <command> [options]\n\nDNS zones for what cluster DNS cannot see: KubeVirt secondary NICs and node-local pods.\n' +
+          'Every option is read from its flag, else from its environment variables, else its default.',
+      ),
+    GLOBAL_OPTIONS,
+  )
     .command(
       'inspect <path>',
       'Show the zones in a directory (db.<origin> files) or one zone file: origin, serial, age, records',
       (command) =>
-        command
-          .positional('path', {
+        declareOptions(
+          command.positional('path', {
             type: 'string',
             demandOption: true,
             describe: 'Zone file or directory (e.g. /zones)',
-          })
-          .option('json', {
-            type: 'boolean',
-            default: false,
-            describe: 'Machine-readable output (see README)',
-          })
-          .option('name', {
-            type: 'string',
-            describe: 'Answer for this name like a DNS server: records, NXDOMAIN or NODATA',
-          })
-          .option('type', {
-            type: 'string',
-            describe: 'With --name: the record type asked for (default: all)',
-          })
-          .option('origin', {
-            type: 'string',
-            describe: 'Origin of a file with no $ORIGIN whose name is not db.<origin>',
           }),
+          INSPECT_OPTIONS,
+        ),
       async (args) => {
+        const { values } = resolveOptions(INSPECT_OPTIONS, args, env);
         const code = await runInspect(
           {
             target: args.path,
-            json: args.json,
-            ...(args.name === undefined ? {} : { name: args.name }),
-            ...(args.type === undefined ? {} : { type: args.type }),
-            ...(args.origin === undefined ? {} : { origin: args.origin }),
+            json: values.json,
+            ...(values.name === undefined ? {} : { name: values.name }),
+            ...(values.type === undefined ? {} : { type: values.type }),
+            ...(values.origin === undefined ? {} : { origin: values.origin }),
           },
           print,
         );
@@ -75,25 +54,27 @@ export function buildCli(argv: readonly string[]): Argv {
       'check <path>',
       'Parse every zone and report each problem as file:line: message; exit 1 when any zone has one',
       (command) =>
-        command
-          .positional('path', { type: 'string', demandOption: true, describe: 'Zone file or directory' })
-          .option('origin', {
+        declareOptions(
+          command.positional('path', {
             type: 'string',
-            describe: 'Origin of a file with no $ORIGIN whose name is not db.<origin>',
-          })
-          .option('quiet', { type: 'boolean', default: false, describe: 'Print problems only' }),
+            demandOption: true,
+            describe: 'Zone file or directory',
+          }),
+          CHECK_OPTIONS,
+        ),
       async (args) => {
+        const { values } = resolveOptions(CHECK_OPTIONS, args, env);
         await runCheck(
           {
             target: args.path,
-            quiet: args.quiet,
-            ...(args.origin === undefined ? {} : { origin: args.origin }),
+            quiet: values.quiet,
+            ...(values.origin === undefined ? {} : { origin: values.origin }),
           },
           print,
         );
       },
     );
-  const cli: Argv = registerWatcherCommands(base);
+  const cli: Argv = registerWatcherCommands(base, env);
   return cli
     .demandCommand(1, 'Name a command: see --help')
     .strict()
@@ -103,7 +84,7 @@ export function buildCli(argv: readonly string[]): Argv {
     .version()
     .wrap(Math.min(120, process.stdout.columns || 100))
     .fail((message, error) => {
-      throw error ?? new UsageError(message);
+      throw error ?? new CommandLineError(message);
     });
 }
 
@@ -124,7 +105,16 @@ function isOperationalError(error: unknown): error is Error {
   return error.constructor !== Error || 'code' in error;
 }
 
-/** Runs the CLI; the only place that decides exit codes (0 ok, 1 problems or failure, 2 usage). */
+/** Error messages are printed as one line, whatever the library put into them. */
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/**
+ * Runs the CLI; the only place that decides exit codes: 0 ok; 1 problems found, or the environment failed (a
+ * zones directory that cannot be used, no CRI runtime, a failed write with --once); 2 bad usage or a bad value
+ * (an option, an input file), always one line naming it.
+ */
 export async function main(argv: readonly string[]): Promise<void> {
   // `zonewright inspect /zones | head`: a closed pipe ends the output quietly instead of with a stack trace.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -135,13 +125,17 @@ export async function main(argv: readonly string[]): Promise<void> {
     await buildCli(argv).parseAsync();
   } catch (error) {
     if (error instanceof ProblemsFoundError) {
-      process.stderr.write(`zonewright: ${error.message}\n`);
+      process.stderr.write(`zonewright: ${oneLine(error.message)}\n`);
       process.exitCode = 1;
+    } else if (error instanceof CommandLineError) {
+      process.stderr.write(`zonewright: ${oneLine(error.message)}\nRun 'zonewright --help' for usage.\n`);
+      process.exitCode = 2;
     } else if (error instanceof UsageError) {
-      process.stderr.write(`zonewright: ${error.message}\nRun 'zonewright --help' for usage.\n`);
+      // A bad value (an option, an input file, a kubeconfig): one line.
+      process.stderr.write(`zonewright: ${oneLine(error.message)}\n`);
       process.exitCode = 2;
     } else if (error instanceof ZoneError || isOperationalError(error)) {
-      process.stderr.write(`zonewright: ${error.message}\n`);
+      process.stderr.write(`zonewright: ${oneLine(error.message)}\n`);
       process.exitCode = 1;
     } else {
       process.stderr.write(

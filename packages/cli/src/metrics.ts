@@ -1,5 +1,11 @@
-import type { NameConflict, ReconcilerObserver, SkippedRecord, WriteInfo } from '@zonewright/zone';
-import { SKIP_REASONS } from '@zonewright/zone';
+import type {
+  NameConflict,
+  ReconcilerObserver,
+  ReconcilerStatus,
+  SkippedRecord,
+  WriteInfo,
+} from '@zonewright/zone';
+import { behindSeconds, SKIP_REASONS } from '@zonewright/zone';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
@@ -17,13 +23,16 @@ export class ZoneMetrics {
   readonly writeErrors: Counter<'origin'>;
   readonly serial: Gauge<'origin'>;
   readonly records: Gauge<'origin'>;
-  readonly recordsByType: Gauge<'origin' | 'type'>;
   readonly reverseOutside: Gauge<'origin'>;
   readonly skipped: Counter<'reason'>;
   readonly conflicts: Counter<'origin'>;
   readonly sourceErrors: Counter<'source'>;
   readonly eventToZone: Histogram<'origin'>;
   readonly writeDuration: Histogram<'origin'>;
+  readonly zoneBehind: Gauge<'origin'>;
+  readonly sourceUp: Gauge<'source'>;
+  /** Zones whose staleness the two gauges read at every scrape. */
+  private readonly staleness: { status: () => ReconcilerStatus; now: () => number }[] = [];
 
   constructor(registry = new Registry()) {
     this.registry = registry;
@@ -55,12 +64,6 @@ export class ZoneMetrics {
       name: 'zonewright_zone_records',
       help: 'Address records in the zone file on disk.',
       labelNames: ['origin'],
-      registers,
-    });
-    this.recordsByType = new Gauge({
-      name: 'zonewright_records',
-      help: 'Address records in the zone by type, as last built.',
-      labelNames: ['origin', 'type'],
       registers,
     });
     this.reverseOutside = new Gauge({
@@ -102,6 +105,39 @@ export class ZoneMetrics {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
+    const staleness = this.staleness;
+    this.zoneBehind = new Gauge({
+      name: 'zonewright_zone_behind_seconds',
+      help:
+        'Seconds the zone file on disk has been behind its sources: since the oldest source event not written yet, ' +
+        'or since a source became unreachable (until what it delivered after recovering is written); 0 when current.',
+      labelNames: ['origin'],
+      registers,
+      collect() {
+        for (const zone of staleness) {
+          const status = zone.status();
+          this.set({ origin: status.origin }, behindSeconds(status.behindSinceMs, zone.now()));
+        }
+      },
+    });
+    this.sourceUp = new Gauge({
+      name: 'zonewright_source_up',
+      help: '1 while a source (API, runtime, files) works, 0 from its first error until it reports healthy again.',
+      labelNames: ['source'],
+      registers,
+      collect() {
+        for (const zone of staleness) {
+          for (const source of zone.status().sources) {
+            this.set({ source: source.name }, source.failingSinceMs === undefined ? 1 : 0);
+          }
+        }
+      },
+    });
+  }
+
+  /** Serve `zonewright_zone_behind_seconds` and `zonewright_source_up` from a reconciler's status at each scrape. */
+  trackStaleness(status: () => ReconcilerStatus, now: () => number): void {
+    this.staleness.push({ status, now });
   }
 
   /** Counts an input a builder or the reconciler left out. */

@@ -2,21 +2,16 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import {
   decodeContainerEventResponse,
-  decodeEmptyResponse,
   decodeListPodSandboxResponse,
   decodePodSandboxStatusResponse,
-  decodeRunPodSandboxResponse,
   decodeVersionResponse,
   encodeGetEventsRequest,
   encodeListPodSandboxRequest,
-  encodePodSandboxIdRequest,
   encodePodSandboxStatusRequest,
-  encodeRunPodSandboxRequest,
   encodeVersionRequest,
   type ContainerEvent,
   type PodSandboxDetails,
   type PodSandboxSummary,
-  type RunPodSandboxInput,
   type RuntimeVersion,
 } from './cri-messages.js';
 import { CriCallError, CriUnimplementedError, toCriError, type CriError } from './errors.js';
@@ -93,7 +88,8 @@ export class CriClient implements SandboxRuntime {
     return new grpc.Client(this.endpoint, grpc.credentials.createInsecure(), this.channelOptions);
   }
 
-  private unary<T>(name: string, request: Buffer, decode: (response: Buffer) => T): Promise<T> {
+  /** One unary call with the deadline, errors as {@link CriError} (for subclasses such as testkit's). */
+  protected unary<T>(name: string, request: Buffer, decode: (response: Buffer) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.client.makeUnaryRequest(
         SERVICE_PATH + name,
@@ -176,27 +172,6 @@ export class CriClient implements SandboxRuntime {
         call.cancel();
       },
     };
-  }
-
-  /** Test harness: creates a pod sandbox. */
-  runPodSandbox(input: RunPodSandboxInput): Promise<string> {
-    return this.unary('RunPodSandbox', encodeRunPodSandboxRequest(input), decodeRunPodSandboxResponse);
-  }
-
-  async stopPodSandbox(id: string): Promise<void> {
-    await this.unary(
-      'StopPodSandbox',
-      encodePodSandboxIdRequest(id),
-      decodeEmptyResponse('StopPodSandboxResponse'),
-    );
-  }
-
-  async removePodSandbox(id: string): Promise<void> {
-    await this.unary(
-      'RemovePodSandbox',
-      encodePodSandboxIdRequest(id),
-      decodeEmptyResponse('RemovePodSandboxResponse'),
-    );
   }
 
   reconnect(): void {

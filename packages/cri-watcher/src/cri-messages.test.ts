@@ -7,15 +7,11 @@ import protobuf from 'protobufjs';
 import { RUNTIME_PROTO_PATH } from './cri-client.js';
 import {
   decodeContainerEventResponse,
-  decodeEmptyResponse,
   decodeListPodSandboxResponse,
   decodePodSandboxStatusResponse,
-  decodeRunPodSandboxResponse,
   decodeVersionResponse,
   encodeListPodSandboxRequest,
-  encodePodSandboxIdRequest,
   encodePodSandboxStatusRequest,
-  encodeRunPodSandboxRequest,
   encodeVersionRequest,
   type NamespaceMode,
   type PodSandboxSummary,
@@ -63,58 +59,13 @@ describe('requests: encoded here, decoded by protobufjs', () => {
     expect(decodeWithProtobufjs('ListPodSandboxRequest', bytes)).toEqual({ filter: null });
   });
 
-  it('PodSandboxStatusRequest and the id-only requests, for any id', () => {
+  it('PodSandboxStatusRequest, for any id', () => {
     fc.assert(
       fc.property(text, fc.boolean(), (id, verbose) => {
         expect(
           decodeWithProtobufjs('PodSandboxStatusRequest', encodePodSandboxStatusRequest(id, verbose)),
         ).toEqual({ podSandboxId: id, verbose });
-        expect(decodeWithProtobufjs('StopPodSandboxRequest', encodePodSandboxIdRequest(id))).toEqual({
-          podSandboxId: id,
-        });
       }),
-    );
-  });
-
-  it('RunPodSandboxRequest carries metadata, hostname, labels and the namespace modes', () => {
-    fc.assert(
-      fc.property(
-        metadata,
-        fc.option(text, { nil: undefined }),
-        fc.boolean(),
-        fc.dictionary(text, text, { maxKeys: 4 }),
-        (meta, hostname, hostNetwork, labels) => {
-          const decoded = decodeWithProtobufjs(
-            'RunPodSandboxRequest',
-            encodeRunPodSandboxRequest({
-              name: meta.name,
-              uid: meta.uid,
-              namespace: meta.namespace,
-              hostname,
-              hostNetwork,
-              labels,
-              logDirectory: '/var/log/pods/x',
-              cgroupParent: '/zw',
-            }),
-          );
-          expect(decoded).toEqual({
-            runtimeHandler: '',
-            config: {
-              metadata: { name: meta.name, uid: meta.uid, namespace: meta.namespace, attempt: 0 },
-              hostname: hostname ?? (hostNetwork ? '' : meta.name),
-              logDirectory: '/var/log/pods/x',
-              labels,
-              annotations: {},
-              linux: {
-                cgroupParent: '/zw',
-                securityContext: {
-                  namespaceOptions: { network: hostNetwork ? 'NODE' : 'POD', pid: 'CONTAINER', ipc: 'POD' },
-                },
-              },
-            },
-          });
-        },
-      ),
     );
   });
 });
@@ -236,13 +187,6 @@ describe('responses: encoded by protobufjs, decoded here', () => {
       createdAtMs: 0,
       podSandboxId: undefined,
     });
-  });
-
-  it('RunPodSandboxResponse and empty responses', () => {
-    expect(
-      decodeRunPodSandboxResponse(encodeWithProtobufjs('RunPodSandboxResponse', { podSandboxId: 'p1' })),
-    ).toBe('p1');
-    expect(decodeEmptyResponse('StopPodSandboxResponse')(Buffer.alloc(0))).toEqual({});
   });
 });
 

@@ -3,6 +3,7 @@
  * (./wire.ts). Field numbers are those of proto/runtime-subset.proto; every field not listed there is skipped.
  * Decoders return the shapes the watcher uses, with proto3 defaults for absent fields.
  */
+import { isJsonObject } from '@zonewright/zone';
 import { WireReader, WireWriter, emptyStringMap } from './wire.js';
 
 export type SandboxState = 'ready' | 'notready';
@@ -51,26 +52,10 @@ export interface ContainerEvent {
   readonly podSandboxId: string | undefined;
 }
 
-/** Configuration for `RunPodSandbox` (test harness). */
-export interface RunPodSandboxInput {
-  readonly name: string;
-  readonly namespace: string;
-  readonly uid: string;
-  readonly hostname?: string;
-  readonly hostNetwork?: boolean;
-  readonly logDirectory?: string;
-  readonly labels?: Readonly<Record<string, string>>;
-  readonly cgroupParent?: string;
-}
-
 // Enum numbers of runtime.v1.
 const SANDBOX_READY = 0;
 const NAMESPACE_MODES: readonly NamespaceMode[] = ['pod', 'container', 'node', 'target'];
 const EVENT_TYPES: readonly ContainerEventType[] = ['created', 'started', 'stopped', 'deleted'];
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * The pod's hostname from a verbose `PodSandboxStatus` `info` map: containerd puts the sandbox config under
@@ -85,13 +70,13 @@ export function hostnameFromVerboseInfo(info: Readonly<Record<string, string>>):
     } catch {
       continue;
     }
-    if (!isRecord(parsed)) continue;
+    if (!isJsonObject(parsed)) continue;
     const config = parsed['config'];
-    if (isRecord(config) && typeof config['hostname'] === 'string' && config['hostname'] !== '') {
+    if (isJsonObject(config) && typeof config['hostname'] === 'string' && config['hostname'] !== '') {
       return config['hostname'];
     }
     const spec = parsed['runtimeSpec'];
-    if (isRecord(spec) && typeof spec['hostname'] === 'string' && spec['hostname'] !== '') {
+    if (isJsonObject(spec) && typeof spec['hostname'] === 'string' && spec['hostname'] !== '') {
       return spec['hostname'];
     }
   }
@@ -123,37 +108,6 @@ export function encodePodSandboxStatusRequest(podSandboxId: string, verbose: boo
 /** `GetEventsRequest {}` */
 export function encodeGetEventsRequest(): Buffer {
   return Buffer.alloc(0);
-}
-
-/** `StopPodSandboxRequest` / `RemovePodSandboxRequest { string pod_sandbox_id = 1; }` */
-export function encodePodSandboxIdRequest(podSandboxId: string): Buffer {
-  return new WireWriter().string(1, podSandboxId).finish();
-}
-
-/** `RunPodSandboxRequest { PodSandboxConfig config = 1; string runtime_handler = 2; }` */
-export function encodeRunPodSandboxRequest(input: RunPodSandboxInput): Buffer {
-  const hostNetwork = input.hostNetwork === true;
-  return new WireWriter()
-    .message(1, (config) => {
-      config
-        .message(1, (metadata) =>
-          metadata.string(1, input.name).string(2, input.uid).string(3, input.namespace).uint32(4, 0),
-        )
-        .string(2, input.hostname ?? (hostNetwork ? '' : input.name))
-        .string(3, input.logDirectory ?? '')
-        .stringMap(6, input.labels ?? {})
-        .message(8, (linux) =>
-          linux.string(1, input.cgroupParent ?? '').message(2, (security) =>
-            security.message(1, (namespaces) =>
-              namespaces
-                .int32(1, NAMESPACE_MODES.indexOf(hostNetwork ? 'node' : 'pod'))
-                .int32(2, NAMESPACE_MODES.indexOf('container'))
-                .int32(3, NAMESPACE_MODES.indexOf('pod')),
-            ),
-          ),
-        );
-    })
-    .finish();
 }
 
 // ---- responses ----
@@ -391,27 +345,4 @@ export function decodeContainerEventResponse(buffer: Buffer): ContainerEvent {
     }
   }
   return { containerId, type: EVENT_TYPES[type] ?? 'created', createdAtMs: nsToMs(createdAt), podSandboxId };
-}
-
-/** `RunPodSandboxResponse { string pod_sandbox_id = 1; }` */
-export function decodeRunPodSandboxResponse(buffer: Buffer): string {
-  const reader = new WireReader(buffer, 'RunPodSandboxResponse');
-  let id = '';
-  while (!reader.done()) {
-    if (reader.field() === 1) id = reader.string();
-    else reader.skip();
-  }
-  return id;
-}
-
-/** A response without fields we read (`StopPodSandboxResponse`, …): checked to be well-formed, then dropped. */
-export function decodeEmptyResponse(name: string): (buffer: Buffer) => Record<string, never> {
-  return (buffer) => {
-    const reader = new WireReader(buffer, name);
-    while (!reader.done()) {
-      reader.field();
-      reader.skip();
-    }
-    return {};
-  };
 }

@@ -8,7 +8,6 @@ export type {
   NamespaceMode,
   PodSandboxDetails,
   PodSandboxSummary,
-  RunPodSandboxInput,
   RuntimeVersion,
   SandboxMetadata,
   SandboxState,
@@ -16,3 +15,5 @@ export type {
 export * from './sandbox-records.js';
 export * from './socket-watch.js';
 export * from './poller.js';
+// The wire codec, for testkit's sandbox calls (zonewright itself never creates sandboxes).
+export { WireFormatError, WireReader, WireWriter } from './wire.js';

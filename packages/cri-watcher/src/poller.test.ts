@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import type { ClaimedRecord, Clock, Logger, SourceHandle } from '@zonewright/zone';
+import { ManualClock } from '@zonewright/testkit';
+import type { ClaimedRecord, Logger, SourceHandle } from '@zonewright/zone';
 import type { ContainerEventWatch, SandboxRuntime } from './cri-client.js';
 import type { ContainerEvent, PodSandboxDetails, PodSandboxSummary } from './cri-messages.js';
 import {
@@ -10,53 +11,6 @@ import {
   type CriError,
 } from './errors.js';
 import { CriWatcher, type CriWatcherOptions, type PollResult } from './poller.js';
-
-/** A clock whose time only moves when the test says so. */
-class ManualClock implements Clock {
-  private current = 1_000_000;
-  private nextId = 1;
-  private readonly timers = new Map<number, { due: number; callback: () => void }>();
-  now(): number {
-    return this.current;
-  }
-  setTimeout(callback: () => void, delayMs: number): unknown {
-    const id = this.nextId++;
-    this.timers.set(id, { due: this.current + delayMs, callback });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  /** Moves time forward, running due timers in order and letting their promises settle. */
-  async advance(ms: number): Promise<void> {
-    const target = this.current + ms;
-    for (;;) {
-      await settle();
-      let nextId: number | undefined;
-      let nextDue = Number.POSITIVE_INFINITY;
-      for (const [id, timer] of this.timers) {
-        if (timer.due <= target && timer.due < nextDue) {
-          nextDue = timer.due;
-          nextId = id;
-        }
-      }
-      if (nextId === undefined) break;
-      const timer = this.timers.get(nextId);
-      this.timers.delete(nextId);
-      this.current = Math.max(this.current, nextDue);
-      timer?.callback();
-    }
-    this.current = target;
-    await settle();
-  }
-  pendingDelays(): number[] {
-    return [...this.timers.values()].map((timer) => timer.due - this.current);
-  }
-}
-
-async function settle(): Promise<void> {
-  for (let index = 0; index < 20; index += 1) await new Promise<void>((resolve) => setImmediate(resolve));
-}
 
 /** The runtime side, held in memory: the behaviour under test is the watcher's scheduling and caching. */
 class InMemoryRuntime implements SandboxRuntime {
@@ -177,7 +131,7 @@ const silent: Logger = {
 };
 
 function setup(overrides: Partial<CriWatcherOptions> = {}) {
-  const clock = new ManualClock();
+  const clock = new ManualClock(1_000_000);
   const runtime = new InMemoryRuntime();
   const source = new RecordingSource();
   const polls: PollResult[] = [];

@@ -1,11 +1,18 @@
-import type { ClaimedRecord, Clock, Logger, SkippedRecord, SourceHandle } from '@zonewright/zone';
+import {
+  backoffDelay,
+  type ClaimedRecord,
+  type Clock,
+  type Logger,
+  type SkippedRecord,
+  type SourceHandle,
+} from '@zonewright/zone';
 import type { ContainerEventWatch, SandboxRuntime } from './cri-client.js';
 import type { PodSandboxSummary } from './cri-messages.js';
 import { CriError, CriNotFoundError, CriUnimplementedError } from './errors.js';
 import { sandboxObjectName, sandboxRecords, type SandboxRecordsResult } from './sandbox-records.js';
 import type { SocketWatch, SocketWatchFactory } from './socket-watch.js';
 
-export const DEFAULT_POLL_INTERVAL_MS = 2000;
+export const DEFAULT_POLL_INTERVAL_MS = 1500;
 export const DEFAULT_MAX_BACKOFF_MS = 30_000;
 
 /** What started a poll. */
@@ -44,7 +51,7 @@ export interface CriWatcherOptions {
   readonly nodeIps?: readonly string[];
   readonly clock: Clock;
   readonly logger: Logger;
-  /** Time between `ListPodSandbox` calls; default 2000 ms. */
+  /** Time between `ListPodSandbox` calls; default 1500 ms (the shipped DaemonSet value, docs/adr/0010). */
   readonly intervalMs?: number;
   /** Cap of the retry backoff after failures (interval, 2×, 4×, … up to this); default 30 s. */
   readonly maxBackoffMs?: number;
@@ -211,7 +218,11 @@ export class CriWatcher {
         await this.poll(trigger);
         this.startEvents();
       } catch {
-        nextDelay = Math.min(this.maxBackoffMs, this.intervalMs * 2 ** Math.min(this.failures - 1, 30));
+        // interval, 2×, 4×, … up to maxBackoffMs; one poller per runtime, so no jitter (random fixed at 1).
+        nextDelay = backoffDelay(this.failures - 1, () => 1, {
+          initialMs: this.intervalMs,
+          maxMs: this.maxBackoffMs,
+        });
         if (this.clock.now() < this.fastRetryUntil) {
           nextDelay = Math.min(nextDelay, this.options.socketRetryMs ?? 200);
         }

@@ -3,7 +3,6 @@
  * command runner, writes the CNI conflist and the resolver drop-in through an injected fs.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 
 import { CommandFailedError, NodeSetupError } from './errors.js';
@@ -11,7 +10,13 @@ import { describeChange, diffRuleset, parseIptablesSave, renderRestoreScript } f
 import type { IptablesRuleset, RulesetChange } from './dns-redirect-plan.js';
 import type { IptablesBackendChoice } from './options.js';
 import { parseBridgeState, planBridge, planBridgeRemoval, type BridgeCurrent } from './bridge-plan.js';
-import type { Logger } from '@zonewright/zone';
+import {
+  makeDirectory,
+  writeFileAtomic,
+  type AtomicWriteFileSystem,
+  type Clock,
+  type Logger,
+} from '@zonewright/zone';
 
 export interface CommandResult {
   /** null when the process was killed by a signal. */
@@ -62,17 +67,10 @@ export function createCommandRunner(runnerOptions: CommandRunnerOptions = {}): C
 }
 
 /** The file operations node-setup needs (node:fs/promises fits). */
-export interface NodeSetupFs {
+export interface NodeSetupFs extends AtomicWriteFileSystem {
   readFile(path: string): Promise<Buffer>;
-  writeFile(path: string, data: string | Uint8Array, options?: { mode?: number }): Promise<void>;
-  rename(from: string, to: string): Promise<void>;
-  unlink(path: string): Promise<void>;
-  mkdir(path: string, options: { recursive: true }): Promise<string | undefined>;
+  mkdir(path: string): Promise<unknown>;
   readdir(path: string): Promise<string[]>;
-}
-
-export interface Clock {
-  now(): number;
 }
 
 export type IptablesBackend = 'nft' | 'legacy';
@@ -183,7 +181,7 @@ export interface StepContext {
   readonly runner: CommandRunner;
   readonly fs: NodeSetupFs;
   readonly logger: Logger;
-  readonly clock: Clock;
+  readonly clock: Pick<Clock, 'now'>;
   readonly dryRun: boolean;
 }
 
@@ -282,30 +280,17 @@ async function readIfExists(fs: NodeSetupFs, path: string): Promise<Buffer | und
   }
 }
 
-/** Write through a temp file in the same directory and a rename, so readers see the old or the new file. */
-export async function writeFileAtomic(
-  fs: NodeSetupFs,
-  path: string,
-  data: string | Uint8Array,
-  mode = 0o644,
-): Promise<void> {
-  await fs.mkdir(dirname(path), { recursive: true });
-  // The temp name ends in neither .conf nor .conflist nor .json, so no CNI runtime or resolved loads it.
-  const temp = join(
-    dirname(path),
-    `.${basename(path)}.tmp-${String(process.pid)}-${randomBytes(4).toString('hex')}`,
-  );
-  try {
-    await fs.writeFile(temp, data, { mode });
-    await fs.rename(temp, path);
-  } catch (error) {
-    await fs.unlink(temp).catch(() => undefined);
-    throw error;
-  }
+/**
+ * Creates the directory if needed, then replaces the file atomically and durably (the zone package's
+ * writeFileAtomic: temp file, fsync, rename, directory fsync), so readers see the old or the new file.
+ */
+async function writeNodeFile(fs: NodeSetupFs, path: string, data: string | Uint8Array): Promise<void> {
+  await makeDirectory((directory) => fs.mkdir(directory), dirname(path));
+  await writeFileAtomic(path, data, { fs });
 }
 
 /** `20261125T214800123Z`: sorts in time order, safe in file names. */
-export function backupStamp(clock: Clock): string {
+export function backupStamp(clock: Pick<Clock, 'now'>): string {
   return new Date(clock.now()).toISOString().replace(/[-:.]/g, '');
 }
 
@@ -362,7 +347,7 @@ export async function syncCniConfig(
   if (action === 'install') {
     if (same) return report('unchanged', []);
     if (existing === undefined) {
-      if (!dryRun) await writeFileAtomic(fs, options.path, options.content);
+      if (!dryRun) await writeNodeFile(fs, options.path, options.content);
       return report(changeStatus([1], dryRun), [`write ${options.path}`]);
     }
     if (!options.force) {
@@ -375,8 +360,8 @@ export async function syncCniConfig(
       );
     }
     if (!dryRun) {
-      await writeFileAtomic(fs, backupPath, existing);
-      await writeFileAtomic(fs, options.path, options.content);
+      await writeNodeFile(fs, backupPath, existing);
+      await writeNodeFile(fs, options.path, options.content);
     }
     notes.push(`backup of the previous config: ${backupPath}`);
     return report(changeStatus([1], dryRun), [
@@ -397,7 +382,7 @@ export async function syncCniConfig(
   }
   const changes: string[] = [];
   if (!same) {
-    if (!dryRun) await writeFileAtomic(fs, backupPath, existing);
+    if (!dryRun) await writeNodeFile(fs, backupPath, existing);
     changes.push(`back up ${options.path} to ${backupPath}`);
     notes.push(`backup of the deleted config: ${backupPath}`);
   }
@@ -489,7 +474,7 @@ export async function syncResolver(
       const previous = await fs.readFile(backup);
       if (existing === undefined || !existing.equals(previous)) {
         changes.push(`restore ${options.path} from ${backup}`);
-        if (!dryRun) await writeFileAtomic(fs, options.path, previous);
+        if (!dryRun) await writeNodeFile(fs, options.path, previous);
       }
     }
     if (!dryRun) await fs.unlink(backup);
@@ -511,8 +496,8 @@ export async function syncResolver(
     restart,
   ];
   if (!dryRun) {
-    await writeFileAtomic(fs, backupPath, existing ?? '');
-    await writeFileAtomic(fs, options.path, options.content);
+    await writeNodeFile(fs, backupPath, existing ?? '');
+    await writeNodeFile(fs, options.path, options.content);
     await restartResolved(context);
   }
   return report(changeStatus(changes, dryRun), changes);

@@ -11,7 +11,7 @@ export class InvalidOptionError extends NodeSetupError {
   constructor(
     readonly option: string,
     readonly value: unknown,
-    reason: string,
+    readonly reason: string,
   ) {
     super(`invalid ${option} ${JSON.stringify(value)}: ${reason}`);
     this.name = 'InvalidOptionError';

@@ -1,5 +1,8 @@
-/** Small, dependency-free IPv4/IPv6 address and CIDR arithmetic for option validation. */
-import { isIPv4, isIPv6 } from 'node:net';
+/**
+ * IPv4/IPv6 address and CIDR values for option validation. Parsing is ipaddr.js's (as in the zone package);
+ * this module only turns its bytes into integers for range arithmetic.
+ */
+import ipaddr from 'ipaddr.js';
 
 export interface ParsedAddress {
   readonly family: 4 | 6;
@@ -18,37 +21,19 @@ export interface ParsedCidr {
   readonly hostBitsSet: boolean;
 }
 
+function toValue(bytes: readonly number[]): bigint {
+  let value = 0n;
+  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
+  return value;
+}
+
+/** A dotted-quad IPv4 address or an IPv6 address (no zone index); undefined for anything else. */
 export function parseAddress(text: string): ParsedAddress | undefined {
-  if (isIPv4(text)) {
-    let value = 0n;
-    for (const part of text.split('.')) value = (value << 8n) | BigInt(Number(part));
-    return { family: 4, value };
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
+    return { family: 4, value: toValue(ipaddr.IPv4.parse(text).toByteArray()) };
   }
-  if (isIPv6(text)) {
-    let head = text;
-    let tailV4: bigint | undefined;
-    const lastColon = text.lastIndexOf(':');
-    const maybeV4 = text.slice(lastColon + 1);
-    if (isIPv4(maybeV4)) {
-      const v4 = parseAddress(maybeV4);
-      if (v4 === undefined) return undefined;
-      tailV4 = v4.value;
-      head = text.slice(0, lastColon + 1) + '0:0';
-    }
-    const [left = '', right] = head.split('::');
-    const leftGroups = left === '' ? [] : left.split(':');
-    const rightGroups = right === undefined || right === '' ? [] : right.split(':');
-    const missing = 8 - leftGroups.length - rightGroups.length;
-    const groups = [
-      ...leftGroups,
-      ...Array<string>(right === undefined ? 0 : missing).fill('0'),
-      ...rightGroups,
-    ];
-    if (groups.length !== 8) return undefined;
-    let value = 0n;
-    for (const group of groups) value = (value << 16n) | BigInt(parseInt(group, 16));
-    if (tailV4 !== undefined) value = (value & ~0xffffffffn) | tailV4;
-    return { family: 6, value };
+  if (ipaddr.IPv6.isValid(text) && !text.includes('%')) {
+    return { family: 6, value: toValue(ipaddr.IPv6.parse(text).toByteArray()) };
   }
   return undefined;
 }
@@ -73,13 +58,13 @@ export function parseCidr(text: string): ParsedCidr | undefined {
   };
 }
 
+/** The text form of an address value (IPv6 in RFC 5952 form). */
 export function formatAddress(family: 4 | 6, value: bigint): string {
-  if (family === 4) {
-    return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join('.');
+  const bytes: number[] = [];
+  for (let shift = BigInt(family === 4 ? 24 : 120); shift >= 0n; shift -= 8n) {
+    bytes.push(Number((value >> shift) & 0xffn));
   }
-  const groups: string[] = [];
-  for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(((value >> shift) & 0xffffn).toString(16));
-  return groups.join(':');
+  return ipaddr.fromByteArray(bytes).toString();
 }
 
 export function isLoopback(address: ParsedAddress): boolean {

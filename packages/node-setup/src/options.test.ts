@@ -1,13 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { InvalidOptionError } from './errors.js';
-import {
-  DEFAULT_NODE_SETUP_OPTIONS,
-  NODE_SETUP_FLAGS,
-  effectiveLocalDnsAddress,
-  nodeSetupOptionsFromEnv,
-  resolveNodeSetupOptions,
-} from './options.js';
+import { effectiveLocalDnsAddress, resolveNodeSetupOptions } from './options.js';
 import type { NodeSetupOptions } from './options.js';
 
 describe('node-setup options', () => {
@@ -23,29 +16,6 @@ describe('node-setup options', () => {
     expect(options.resolver).toBe(false);
     expect(options.resolverApply).toBe(false);
     expect(Object.isFrozen(options)).toBe(true);
-  });
-
-  it('has a flag for every option', () => {
-    expect(NODE_SETUP_FLAGS.map((flag) => flag.option).sort()).toEqual(
-      Object.keys(DEFAULT_NODE_SETUP_OPTIONS).sort(),
-    );
-  });
-
-  it('reads ZONEWRIGHT_* first, then smarter-style aliases, with typed values', () => {
-    expect(
-      nodeSetupOptionsFromEnv({
-        CLUSTER_DNS: '169.254.0.9',
-        ZONEWRIGHT_CNI_SUBNET: '10.9.0.0/16',
-        CNI_SUBNET: '10.8.0.0/16',
-        ZONEWRIGHT_LOCAL_DNS_PORT: '5300',
-        ZONEWRIGHT_RESOLVER: 'yes',
-        UNRELATED: 'x',
-      }),
-    ).toEqual({ clusterDns: '169.254.0.9', cniSubnet: '10.9.0.0/16', localDnsPort: 5300, resolver: true });
-    expect(() => nodeSetupOptionsFromEnv({ ZONEWRIGHT_LOCAL_DNS_PORT: '53x' })).toThrow(
-      /ZONEWRIGHT_LOCAL_DNS_PORT "53x"/,
-    );
-    expect(() => nodeSetupOptionsFromEnv({ ZONEWRIGHT_FORCE: 'maybe' })).toThrow(InvalidOptionError);
   });
 
   it.each([

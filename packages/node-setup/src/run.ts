@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { detectIptablesBackend, syncBridge, syncCniConfig, syncDnsRedirect, syncResolver } from './apply.js';
 import type {
   BackendDetection,
-  Clock,
   CommandRunner,
   NodeSetupAction,
   NodeSetupFs,
@@ -17,7 +16,7 @@ import { planDnsRedirect } from './dns-redirect-plan.js';
 import { effectiveLocalDnsAddress, resolveNodeSetupOptions } from './options.js';
 import type { NodeSetupOptions } from './options.js';
 import { planResolver } from './resolver-plan.js';
-import type { Logger } from '@zonewright/zone';
+import { systemClock, type Clock, type Logger } from '@zonewright/zone';
 
 export interface NodeSetupRequest {
   readonly action: NodeSetupAction;
@@ -27,7 +26,7 @@ export interface NodeSetupRequest {
   readonly runner: CommandRunner;
   readonly fs?: NodeSetupFs;
   readonly logger?: Logger;
-  readonly clock?: Clock;
+  readonly clock?: Pick<Clock, 'now'>;
 }
 
 export interface NodeSetupReport {
@@ -81,7 +80,7 @@ export async function runNodeSetup(request: NodeSetupRequest): Promise<NodeSetup
     runner: request.runner,
     fs: request.fs ?? nodeFs,
     logger,
-    clock: request.clock ?? { now: () => Date.now() },
+    clock: request.clock ?? systemClock,
     dryRun,
   };
   const steps: StepReport[] = [];

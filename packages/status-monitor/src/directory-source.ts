@@ -6,7 +6,15 @@ import { watch } from 'chokidar';
 import type { FSWatcher } from 'chokidar';
 import { readFile, stat } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
-import type { ClaimedRecord, Logger, SkippedRecord, SkipReason, SourceHandle } from '@zonewright/zone';
+import {
+  systemClock,
+  type ClaimedRecord,
+  type Clock,
+  type Logger,
+  type SkippedRecord,
+  type SkipReason,
+  type SourceHandle,
+} from '@zonewright/zone';
 import { collectVmiRecords, parseVmiDocuments } from './vmi-documents.js';
 
 const EXTENSIONS = /\.(ya?ml|json)$/i;
@@ -46,7 +54,7 @@ export interface DirectorySourceOptions {
   readonly excludeNamespaces?: readonly string[];
   /** Keep watching after the initial scan (default true). */
   readonly watch?: boolean;
-  readonly clock?: { now(): number };
+  readonly clock?: Pick<Clock, 'now'>;
   /** Use polling (for file systems without inotify); default false. */
   readonly usePolling?: boolean;
 }
@@ -65,7 +73,7 @@ interface FileState {
 export class DirectorySource {
   private readonly options: DirectorySourceOptions;
   private readonly directory: string;
-  private readonly clock: { now(): number };
+  private readonly clock: Pick<Clock, 'now'>;
   private readonly files = new Map<string, FileState>();
   private watcher: FSWatcher | undefined;
   private queue: Promise<void> = Promise.resolve();
@@ -78,7 +86,7 @@ export class DirectorySource {
   constructor(options: DirectorySourceOptions) {
     this.options = options;
     this.directory = resolve(options.directory);
-    this.clock = options.clock ?? { now: () => Date.now() };
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Scans the folder, delivers everything (replaceAll + markSynced) and, unless `watch: false`, keeps watching. */

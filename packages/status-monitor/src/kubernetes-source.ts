@@ -3,14 +3,26 @@
  *
  * Why not client-node's informer: it keeps every full object in its cache (memory grows with the cluster) and
  * stops for good on any error other than 410. This loop keeps no objects at all: each list page and each watch
- * event is summarized, turned into records and handed to the reconciler's {@link SourceHandle}; after an error
- * it restarts with capped exponential backoff and jitter, and relists (replaceAll) only after a 410.
+ * event is summarized, turned into records and handed to the reconciler's {@link SourceHandle}.
+ *
+ * Recovery never waits longer than it must (see the package README, "Recovery"): the watch position is the
+ * resourceVersion of the last event or BOOKMARK received, also when a watch breaks; a 410 relists at once; other
+ * failures are retried with a backoff capped at 1 s that starts over as soon as the API answers again.
  */
-import { CustomObjectsApi, KubeConfig, Observable, Watch } from '@kubernetes/client-node';
+import { CustomObjectsApi, KubeConfig, Observable } from '@kubernetes/client-node';
 import type { RequestContext, ResponseContext } from '@kubernetes/client-node';
-import { SKIP_REASONS } from '@zonewright/zone';
-import type { ClaimedRecord, Logger, SkippedRecord, SkipReason, SourceHandle } from '@zonewright/zone';
+import { Backoff, SKIP_REASONS } from '@zonewright/zone';
+import type {
+  BackoffOptions,
+  ClaimedRecord,
+  Logger,
+  SkippedRecord,
+  SkipReason,
+  SourceHandle,
+} from '@zonewright/zone';
 import { buildVmiRecords, summarizeVmi, vmiDisplayName, vmiKey } from './vmi-records.js';
+import { requestWatch, statusMessage } from './watch-request.js';
+import type { WatchAnswer, WatchHandlers } from './watch-request.js';
 
 export const KUBEVIRT_GROUP = 'kubevirt.io';
 export const KUBEVIRT_VERSION = 'v1';
@@ -49,22 +61,40 @@ export interface KubernetesSourceObserver {
   onWatchRestart?(info: { namespace: string | undefined; reason: WatchRestartReason }): void;
   /** A list or watch failed (also passed to `handle.reportError`). */
   onError?(error: Error): void;
+  /** A scope is current again after failures (`outageMs`: since its first failure). */
+  onRecovered?(info: { namespace: string | undefined; outageMs: number; how: 'list' | 'watch' }): void;
   /** An object from the API could not be summarized. */
   onInvalidObject?(error: Error): void;
   /** The skipped records of an object changed (an empty list: it has none any more). */
   onSkipped?(info: { key: string; object: string; skipped: readonly SkippedRecord[] }): void;
 }
 
-export interface BackoffOptions {
-  /** First delay (default 500 ms). */
-  readonly initialMs?: number;
-  /** Cap (default 30 s). */
-  readonly maxMs?: number;
+/**
+ * How the source talks to the API server (injectable, so that the retry loop is tested without a network).
+ * Errors carry the HTTP status as `statusCode` or `code` where there was an answer.
+ */
+export interface KubernetesTransport {
+  /** One list page of a scope (`continueToken` for the pages after the first). */
+  listPage(
+    scope: string | undefined,
+    continueToken: string | undefined,
+    limit: number,
+    signal: AbortSignal,
+  ): Promise<unknown>;
+  /** Opens a watch of a scope; see {@link requestWatch}. */
+  watch(
+    scope: string | undefined,
+    query: Readonly<Record<string, string | number | boolean>>,
+    handlers: WatchHandlers,
+    signal: AbortSignal,
+  ): Promise<WatchAnswer>;
 }
 
 export interface KubernetesSourceOptions {
   readonly handle: SourceHandle;
   readonly kubeConfig: KubeConfig;
+  /** Replaces the client-node list and the watch request made from `kubeConfig` (tests). */
+  readonly transport?: KubernetesTransport;
   /** Watch only these namespaces (one list+watch each); empty or absent: all namespaces with one watch. */
   readonly namespaces?: readonly string[];
   /** VMIs in these namespaces get no records (namespace-level opt-out). */
@@ -79,15 +109,65 @@ export interface KubernetesSourceOptions {
   readonly delay?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** [0, 1) */
   readonly random?: () => number;
+  /** Retries while the API is unreachable or failing (default {@link DEFAULT_RETRY}). */
   readonly backoff?: BackoffOptions;
+  /** Retries of errors that need a person, e.g. a lasting 403 (default {@link DEFAULT_SLOW_RETRY}). */
+  readonly slowBackoff?: BackoffOptions;
   /** Items per list page (default 500). */
   readonly pageSize?: number;
-  /** Client-side timeout of one list page request (default 60 s). */
+  /** Client-side timeout of one list page request, and of a watch request's answer (default 60 s). */
   readonly requestTimeoutMs?: number;
   /** Server-side watch timeout; default a random value in [300, 600) s like client-go. */
   readonly watchTimeoutSeconds?: number;
   /** Abort a watch that sent nothing for this long (default watch timeout + 30 s). */
   readonly watchIdleMs?: number;
+  /** A watch open this long without an error counts as current (default 1000 ms). */
+  readonly watchSettleMs?: number;
+}
+
+/**
+ * Retry delays while the API is down or failing: 125–250 ms, then 250–500 ms, then 0.5–1 s at most. The cap is
+ * what the recovery target needs: a change made once the API answers again must be in the zone within 2 s, and
+ * the next attempt comes at most 1 s after the API is back, leaving ~1 s for the relist (10k VMIs: ~0.3 s here)
+ * and the zone write. It costs at most one refused connection a second per scope while the API is down.
+ */
+export const DEFAULT_RETRY: BackoffOptions = Object.freeze({ initialMs: 250, maxMs: 1000 });
+/** Errors that need a person (a lasting 403, a missing CRD): up to 30 s apart, so the error log stays readable. */
+export const DEFAULT_SLOW_RETRY: BackoffOptions = Object.freeze({ initialMs: 2000, maxMs: 30_000 });
+/** A 410 right after a relist, again and again (no event in between): a brief pause, at most 1 s. */
+const EXPIRED_RETRY: BackoffOptions = Object.freeze({ initialMs: 200, maxMs: 1000 });
+/**
+ * A kube-apiserver answers 403 for about a second after it starts (its RBAC authorizer's cache is empty): the
+ * first this many 403s in a row within {@link STARTUP_FORBIDDEN_WINDOW_MS} of the API answering again are
+ * warnings, retried fast; after that a 403 is an error that needs a person.
+ */
+export const STARTUP_FORBIDDEN_COUNT = 10;
+export const STARTUP_FORBIDDEN_WINDOW_MS = 5000;
+
+/** How one failed list or watch is retried and logged (pure; see {@link planRetry}). */
+export interface RetryPlan {
+  readonly backoff: 'fast' | 'slow';
+  readonly level: 'warn' | 'error';
+  /** A 403 from an API server that is probably still starting. */
+  readonly startingUp: boolean;
+}
+
+/**
+ * Decides how a failure is retried. `forbiddenInARow` counts this failure when it is a 403; `answeringForMs` is
+ * how long the API has been answering HTTP since it was last unreachable (or since the source started).
+ */
+export function planRetry(failure: {
+  readonly statusCode: number | undefined;
+  readonly transient: boolean;
+  readonly forbiddenInARow: number;
+  readonly answeringForMs: number;
+}): RetryPlan {
+  const startingUp =
+    failure.statusCode === 403 &&
+    failure.forbiddenInARow <= STARTUP_FORBIDDEN_COUNT &&
+    failure.answeringForMs <= STARTUP_FORBIDDEN_WINDOW_MS;
+  if (failure.transient || startingUp) return { backoff: 'fast', level: 'warn', startingUp };
+  return { backoff: 'slow', level: 'error', startingUp: false };
 }
 
 /** Loads a kubeconfig: the file when given, else $KUBECONFIG, ~/.kube/config or the in-cluster service account. */
@@ -122,18 +202,71 @@ export function defaultDelay(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Capped exponential backoff with "equal jitter": half fixed, half random. */
-export function backoffDelay(attempt: number, random: () => number, options: BackoffOptions = {}): number {
-  const initial = options.initialMs ?? 500;
-  const max = options.maxMs ?? 30_000;
-  const base = Math.min(max, initial * 2 ** Math.min(attempt, 30));
-  return Math.round(base / 2 + random() * (base / 2));
+function vmiPath(scope: string | undefined): string {
+  return scope === undefined
+    ? `/apis/${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}/${VMI_PLURAL}`
+    : `/apis/${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}/namespaces/${encodeURIComponent(scope)}/${VMI_PLURAL}`;
 }
 
+/** The transport from a kubeconfig: client-node's CustomObjectsApi for lists, {@link requestWatch} for watches. */
+export function kubeConfigTransport(kubeConfig: KubeConfig): KubernetesTransport {
+  const api = kubeConfig.makeApiClient(CustomObjectsApi);
+  return {
+    listPage(scope, continueToken, limit, signal) {
+      // Sets the abort signal on the request (client-node's object-parameter API takes Observable middleware).
+      const options = {
+        middleware: [
+          {
+            pre: (context: RequestContext): Observable<RequestContext> => {
+              context.setSignal(signal);
+              return new Observable(Promise.resolve(context));
+            },
+            post: (context: ResponseContext): Observable<ResponseContext> =>
+              new Observable(Promise.resolve(context)),
+          },
+        ],
+        middlewareMergeStrategy: 'append' as const,
+      };
+      const common = {
+        group: KUBEVIRT_GROUP,
+        version: KUBEVIRT_VERSION,
+        plural: VMI_PLURAL,
+        limit,
+        _continue: continueToken,
+      };
+      return scope === undefined
+        ? api.listClusterCustomObject(common, options)
+        : api.listNamespacedCustomObject({ ...common, namespace: scope }, options);
+    },
+    watch: (scope, query, handlers, signal) =>
+      requestWatch(kubeConfig, vmiPath(scope), query, handlers, signal),
+  };
+}
+
+/** How a watch ended. */
 interface WatchOutcome {
-  readonly resourceVersion: string;
-  readonly reason: 'expired' | 'closed' | 'stopped';
-  readonly events: number;
+  readonly end: 'expired' | 'closed' | 'failed' | 'stopped';
+  readonly error?: Error;
+  /** It delivered an event or bookmark, or stayed open for the settle time: the API answers. */
+  readonly progressed: boolean;
+}
+
+/** The retry state of one scope (all namespaces, or one namespace). */
+interface ScopeState {
+  readonly scope: string | undefined;
+  /** Where the next watch starts: the last list's, event's or bookmark's resourceVersion; undefined: relist. */
+  resourceVersion: string | undefined;
+  readonly retry: Backoff;
+  readonly slowRetry: Backoff;
+  readonly expiredRetry: Backoff;
+  /** 410s since the last watch that made progress: from the second on, relist after a brief pause. */
+  expiredInARow: number;
+  /** 403s in a row. */
+  forbiddenInARow: number;
+  /** Since when the API has answered HTTP (any status) without a connection failure in between. */
+  answeringSinceMs: number | undefined;
+  /** The first failure since the scope was last current. */
+  failingSinceMs: number | undefined;
 }
 
 function statusCodeOf(error: unknown): number | undefined {
@@ -145,20 +278,18 @@ function statusCodeOf(error: unknown): number | undefined {
 }
 
 function messageOf(error: unknown): string {
-  if (error instanceof Error) {
-    const body = (error as { body?: unknown }).body;
-    if (typeof body === 'string' && body.startsWith('{')) {
-      try {
-        const status = JSON.parse(body) as { message?: unknown };
-        if (typeof status.message === 'string') return status.message;
-      } catch {
-        // fall through
-      }
-    }
-    const code = statusCodeOf(error);
-    return code !== undefined ? `HTTP ${code}: ${error.message.split('\n')[0] ?? ''}` : error.message;
-  }
-  return String(error);
+  // Not `instanceof Error`: errors from Node's own modules may come from another realm (e.g. under jest).
+  const record =
+    typeof error === 'object' && error !== null ? (error as { body?: unknown; message?: unknown }) : {};
+  if (typeof record.message !== 'string') return String(error);
+  const fromBody = typeof record.body === 'string' ? statusMessage(record.body) : undefined;
+  if (fromBody !== undefined) return fromBody;
+  const code = statusCodeOf(error);
+  return code !== undefined ? `HTTP ${code}: ${record.message.split('\n')[0] ?? ''}` : record.message;
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1);
 }
 
 /**
@@ -180,12 +311,13 @@ function skipSignature(skipped: readonly SkippedRecord[]): string {
 
 /**
  * Feeds a {@link SourceHandle} from the Kubernetes API. `start()` returns at once; `markSynced()` is called after
- * the first complete list of every scope. While the API is unreachable nothing is removed from the handle.
+ * the first complete list of every scope. While the API is unreachable nothing is removed from the handle;
+ * `reportError` is called on every failure and `reportHealthy` once every scope is current again (a relist was
+ * delivered, or a resumed watch delivered an event or bookmark or stayed open for the settle time).
  */
 export class KubernetesSource {
   private readonly options: KubernetesSourceOptions;
-  private readonly api: CustomObjectsApi;
-  private readonly watch: Watch;
+  private readonly transport: KubernetesTransport;
   private readonly clock: { now(): number };
   private readonly delay: (ms: number, signal: AbortSignal) => Promise<void>;
   private readonly random: () => number;
@@ -196,17 +328,16 @@ export class KubernetesSource {
   /** Objects with skipped records → {@link skipSignature}. */
   private readonly skippedByKey = new Map<string, string>();
   private readonly stopController = new AbortController();
-  private readonly watchControllers = new Set<AbortController>();
   private readonly syncedScopes = new Set<string | undefined>();
+  /** Scopes that failed and are not current again yet. */
+  private readonly failingScopes = new Set<string | undefined>();
   private loops: Promise<void>[] = [];
   private synced = false;
   private started = false;
-  private healthy = true;
 
   constructor(options: KubernetesSourceOptions) {
     this.options = options;
-    this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
-    this.watch = new Watch(options.kubeConfig);
+    this.transport = options.transport ?? kubeConfigTransport(options.kubeConfig);
     this.clock = options.clock ?? { now: () => Date.now() };
     this.delay = options.delay ?? defaultDelay;
     this.random = options.random ?? Math.random;
@@ -220,13 +351,12 @@ export class KubernetesSource {
   start(): void {
     if (this.started) throw new Error('KubernetesSource already started');
     this.started = true;
-    this.loops = this.scopes.map((scope) => this.run(scope));
+    this.loops = this.scopes.map((scope) => this.run(this.newScopeState(scope)));
   }
 
   /** Stop every watch; resolves when the loops have ended (an in-flight request is abandoned). */
   async stop(): Promise<void> {
     this.stopController.abort();
-    for (const controller of this.watchControllers) controller.abort();
     await Promise.all(this.loops);
   }
 
@@ -250,101 +380,157 @@ export class KubernetesSource {
     return this.stopController.signal.aborted;
   }
 
-  private path(scope: string | undefined): string {
-    return scope === undefined
-      ? `/apis/${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}/${VMI_PLURAL}`
-      : `/apis/${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}/namespaces/${encodeURIComponent(scope)}/${VMI_PLURAL}`;
+  private newScopeState(scope: string | undefined): ScopeState {
+    const random = this.random;
+    return {
+      scope,
+      resourceVersion: undefined,
+      retry: new Backoff({ ...DEFAULT_RETRY, ...this.options.backoff, random }),
+      slowRetry: new Backoff({ ...DEFAULT_SLOW_RETRY, ...this.options.slowBackoff, random }),
+      expiredRetry: new Backoff({ ...EXPIRED_RETRY, random }),
+      expiredInARow: 0,
+      forbiddenInARow: 0,
+      answeringSinceMs: undefined,
+      failingSinceMs: undefined,
+    };
   }
 
-  private async run(scope: string | undefined): Promise<void> {
-    let resourceVersion: string | undefined;
-    let attempt = 0;
-    /** 410s since the last watch that made progress: from the second on, relist only after a backoff. */
-    let expiredInARow = 0;
-    const logger = this.options.logger;
-    const relist = async (): Promise<void> => {
-      resourceVersion = undefined;
-      this.options.observer?.onWatchRestart?.({ namespace: scope, reason: 'expired' });
-      if (expiredInARow++ > 0) {
-        await this.delay(
-          backoffDelay(attempt++, this.random, this.options.backoff),
-          this.stopController.signal,
-        );
-      }
-    };
+  private async run(state: ScopeState): Promise<void> {
+    const { logger, observer } = this.options;
+    const scope = state.scope;
     while (!this.stopped) {
-      let watchStarted: number | undefined;
       try {
-        if (resourceVersion === undefined) {
-          resourceVersion = await this.list(scope);
+        if (state.resourceVersion === undefined) {
+          const listed = await this.list(state);
           if (this.stopped) return;
-          attempt = 0;
+          state.resourceVersion = listed;
         }
-        watchStarted = this.clock.now();
-        const outcome = await this.watchOnce(scope, resourceVersion);
-        if (outcome.reason === 'stopped') return;
-        resourceVersion = outcome.resourceVersion;
-        const progressed = outcome.events > 0 || this.clock.now() - watchStarted >= 1000;
-        if (progressed) expiredInARow = 0;
-        if (outcome.reason === 'expired') {
-          logger.info('watch resourceVersion expired, relisting', { namespace: scope, resourceVersion });
-          await relist();
+        const from = state.resourceVersion;
+        const outcome = await this.watchOnce(state, from);
+        if (outcome.end === 'stopped') return;
+        if (outcome.progressed) {
+          state.expiredInARow = 0;
+          state.expiredRetry.reset();
+        }
+        if (outcome.end === 'expired') {
+          logger.info('watch resourceVersion expired, relisting', {
+            namespace: scope,
+            resourceVersion: from,
+          });
+          await this.relist(state);
           continue;
         }
-        this.options.observer?.onWatchRestart?.({ namespace: scope, reason: 'closed' });
-        if (progressed) {
-          attempt = 0;
-          logger.debug('watch closed by the server, watching again', { namespace: scope, resourceVersion });
+        if (outcome.end === 'failed') throw outcome.error ?? new Error('watch failed');
+        observer?.onWatchRestart?.({ namespace: scope, reason: 'closed' });
+        if (outcome.progressed) {
+          logger.debug('watch closed by the server, watching again', {
+            namespace: scope,
+            resourceVersion: state.resourceVersion,
+          });
           continue;
         }
         // Closed at once without a single event: do not spin.
-        await this.delay(
-          backoffDelay(attempt++, this.random, this.options.backoff),
-          this.stopController.signal,
-        );
+        await this.delay(state.retry.next(), this.stopController.signal);
       } catch (error) {
         if (this.stopped) return;
-        const code = statusCodeOf(error);
-        if (code === 410) {
-          // An expired continue token or watch resourceVersion: start over with a fresh list.
+        if (statusCodeOf(error) === 410) {
+          // An expired continue token, or a 410 answer to the watch request: start over with a fresh list.
           logger.info('resourceVersion expired, relisting', { namespace: scope });
-          await relist();
+          await this.relist(state);
           continue;
         }
-        // A watch that worked for a minute before it failed starts the backoff over.
-        if (watchStarted !== undefined && this.clock.now() - watchStarted >= 60_000) attempt = 0;
-        const wrapped =
-          error instanceof KubernetesApiError
-            ? error
-            : new KubernetesApiError(
-                `${resourceVersion === undefined ? 'list' : 'watch'} of ${this.path(scope)} failed: ${messageOf(error)}`,
-                code,
-                { cause: error },
-              );
-        const wait = backoffDelay(attempt++, this.random, this.options.backoff);
-        // 403/404 (RBAC, KubeVirt not installed) need a person, but may be fixed while we run: keep retrying.
-        const log = wrapped.transient ? logger.warn.bind(logger) : logger.error.bind(logger);
-        log(`${wrapped.message}; retrying in ${wait} ms`, {
-          namespace: scope,
-          attempt,
-          statusCode: wrapped.statusCode,
-        });
-        this.healthy = false;
-        this.options.handle.reportError(wrapped);
-        this.options.observer?.onError?.(wrapped);
-        if (resourceVersion !== undefined) {
-          this.options.observer?.onWatchRestart?.({
-            namespace: scope,
-            reason: wrapped instanceof WatchStalledError ? 'stalled' : 'error',
-          });
-        }
-        await this.delay(wait, this.stopController.signal);
+        await this.failed(state, error);
       }
     }
   }
 
+  /** After a 410: relist at once; only a 410 again without progress in between waits (briefly). */
+  private async relist(state: ScopeState): Promise<void> {
+    state.resourceVersion = undefined;
+    this.options.observer?.onWatchRestart?.({ namespace: state.scope, reason: 'expired' });
+    if (state.expiredInARow++ > 0) {
+      await this.delay(state.expiredRetry.next(), this.stopController.signal);
+    }
+  }
+
+  /** Reports and logs a failed list or watch, and waits before the next attempt. */
+  private async failed(state: ScopeState, error: unknown): Promise<void> {
+    const { logger, observer, handle } = this.options;
+    const scope = state.scope;
+    const watching = state.resourceVersion !== undefined;
+    const code = statusCodeOf(error);
+    const wrapped =
+      error instanceof KubernetesApiError
+        ? error
+        : new KubernetesApiError(
+            `${watching ? 'watch' : 'list'} of ${vmiPath(scope)} failed: ${messageOf(error)}`,
+            code,
+            { cause: error },
+          );
+    const now = this.clock.now();
+    if (wrapped.statusCode === undefined) state.answeringSinceMs = undefined;
+    else state.answeringSinceMs ??= now;
+    state.forbiddenInARow = wrapped.statusCode === 403 ? state.forbiddenInARow + 1 : 0;
+    const plan = planRetry({
+      statusCode: wrapped.statusCode,
+      transient: wrapped.transient,
+      forbiddenInARow: state.forbiddenInARow,
+      answeringForMs: state.answeringSinceMs === undefined ? 0 : now - state.answeringSinceMs,
+    });
+    const wait = plan.backoff === 'fast' ? state.retry.next() : state.slowRetry.next();
+    let note = '';
+    if (plan.startingUp) {
+      note =
+        ` (403 number ${state.forbiddenInARow} since the API answers again: an API server that just started` +
+        ' answers 403 until its authorizer has loaded RBAC)';
+    } else if (wrapped.statusCode === 403) {
+      note = ` (403 number ${state.forbiddenInARow} in a row: check the RBAC of this service account)`;
+    }
+    const log = plan.level === 'warn' ? logger.warn.bind(logger) : logger.error.bind(logger);
+    log(`${wrapped.message}; retrying in ${wait} ms${note}`, {
+      namespace: scope,
+      statusCode: wrapped.statusCode,
+      attempt: plan.backoff === 'fast' ? state.retry.attempts : state.slowRetry.attempts,
+    });
+    if (state.failingSinceMs === undefined) state.failingSinceMs = now;
+    this.failingScopes.add(scope);
+    handle.reportError(wrapped);
+    observer?.onError?.(wrapped);
+    if (watching) {
+      observer?.onWatchRestart?.({
+        namespace: scope,
+        reason: wrapped instanceof WatchStalledError ? 'stalled' : 'error',
+      });
+    }
+    await this.delay(wait, this.stopController.signal);
+  }
+
+  /** The API answered with data (a list, an event or bookmark, a watch that stayed open): retries start over. */
+  private answered(state: ScopeState): void {
+    state.retry.reset();
+    state.slowRetry.reset();
+    state.forbiddenInARow = 0;
+    state.answeringSinceMs ??= this.clock.now();
+  }
+
+  /** What the scope delivered so far is current: ends its outage (and the source's, once every scope is current). */
+  private current(state: ScopeState, how: 'list' | 'watch', detail: string): void {
+    if (state.failingSinceMs === undefined) return;
+    const outageMs = this.clock.now() - state.failingSinceMs;
+    state.failingSinceMs = undefined;
+    this.failingScopes.delete(state.scope);
+    this.options.logger.info(
+      `Kubernetes API answers again; VMIs${state.scope === undefined ? '' : ` in namespace ${state.scope}`} ` +
+        `are current (${detail}) after ${seconds(outageMs)} s of failures`,
+      { namespace: state.scope, outageMs },
+    );
+    this.options.observer?.onRecovered?.({ namespace: state.scope, outageMs, how });
+    if (this.failingScopes.size === 0) this.options.handle.reportHealthy();
+  }
+
   /** Lists every page of a scope and delivers it; returns the list's resourceVersion. */
-  private async list(scope: string | undefined): Promise<string> {
+  private async list(state: ScopeState): Promise<string> {
+    const scope = state.scope;
     const started = this.clock.now();
     const entries = new Map<string, readonly ClaimedRecord[]>();
     const listedWithSkips = new Set<string>();
@@ -360,7 +546,7 @@ export class KubernetesSource {
       if (this.stopped) return '';
       pages++;
       if (!Array.isArray(page.items)) {
-        throw new KubernetesApiError(`list of ${this.path(scope)} returned no items array`, undefined);
+        throw new KubernetesApiError(`list of ${vmiPath(scope)} returned no items array`, undefined);
       }
       for (const item of page.items) {
         objects++;
@@ -396,9 +582,9 @@ export class KubernetesSource {
       for (const key of entries.keys()) scopeKeys.add(key);
       for (const key of listedWithSkips) scopeKeys.add(key);
     }
-    // The zone now reflects this scope at the list's resourceVersion (serials from source versions, ADR 0010).
+    // The zone now reflects this scope at the list's resourceVersion (serials from source versions, ADR 0012).
     if (resourceVersion !== '') handle.reportVersion?.(resourceVersion, scope ?? '');
-    this.markHealthy();
+    this.answered(state);
     const durationMs = this.clock.now() - started;
     this.options.logger.info(`listed ${objects} VMIs in ${pages} pages (${durationMs} ms)`, {
       namespace: scope,
@@ -411,160 +597,155 @@ export class KubernetesSource {
       this.synced = true;
       handle.markSynced();
     }
+    this.current(state, 'list', `relisted ${objects} VMIs`);
     return resourceVersion;
   }
 
   private async listPage(scope: string | undefined, token: string | undefined): Promise<unknown> {
-    const timeout = AbortSignal.timeout(this.options.requestTimeoutMs ?? 60_000);
+    const timeoutMs = this.options.requestTimeoutMs ?? 60_000;
+    const timeout = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([timeout, this.stopController.signal]);
-    // Sets the abort signal on the request (client-node's object-parameter API takes Observable middleware).
-    const options = {
-      middleware: [
-        {
-          pre: (context: RequestContext): Observable<RequestContext> => {
-            context.setSignal(signal);
-            return new Observable(Promise.resolve(context));
-          },
-          post: (context: ResponseContext): Observable<ResponseContext> =>
-            new Observable(Promise.resolve(context)),
-        },
-      ],
-      middlewareMergeStrategy: 'append' as const,
-    };
-    const limit = this.options.pageSize ?? 500;
     try {
-      const result: unknown = await (scope === undefined
-        ? this.api.listClusterCustomObject(
-            { group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, plural: VMI_PLURAL, limit, _continue: token },
-            options,
-          )
-        : this.api.listNamespacedCustomObject(
-            {
-              group: KUBEVIRT_GROUP,
-              version: KUBEVIRT_VERSION,
-              plural: VMI_PLURAL,
-              namespace: scope,
-              limit,
-              _continue: token,
-            },
-            options,
-          ));
-      return result;
+      return await this.transport.listPage(scope, token, this.options.pageSize ?? 500, signal);
     } catch (error) {
       if (timeout.aborted) {
-        throw new KubernetesApiError(
-          `list of ${this.path(scope)} timed out after ${this.options.requestTimeoutMs ?? 60_000} ms`,
-          undefined,
-          { cause: error },
-        );
+        throw new KubernetesApiError(`list of ${vmiPath(scope)} timed out after ${timeoutMs} ms`, undefined, {
+          cause: error,
+        });
       }
       throw error;
     }
   }
 
-  private watchOnce(scope: string | undefined, fromVersion: string): Promise<WatchOutcome> {
+  /**
+   * Watches a scope from `fromVersion` until the stream ends (never rejects). Every event and bookmark moves
+   * `state.resourceVersion` on at once, so a watch that breaks resumes after the last event it delivered.
+   */
+  private watchOnce(state: ScopeState, fromVersion: string): Promise<WatchOutcome> {
+    const { observer } = this.options;
+    const scope = state.scope;
+    const path = vmiPath(scope);
     const timeoutSeconds = this.options.watchTimeoutSeconds ?? 300 + Math.floor(this.random() * 300);
     const idleMs = this.options.watchIdleMs ?? timeoutSeconds * 1000 + 30_000;
-    return new Promise<WatchOutcome>((resolve, reject) => {
-      let resourceVersion = fromVersion;
-      let events = 0;
-      let expired = false;
-      let failure: Error | undefined;
-      let controller: AbortController | undefined;
+    const settleMs = this.options.watchSettleMs ?? 1000;
+    const answerMs = Math.min(this.options.requestTimeoutMs ?? 60_000, idleMs);
+    // Aborted when the watch ends or the source stops (a listener, not AbortSignal.any: one watch after another
+    // must not leave anything behind on the long-lived stop signal).
+    const controller = new AbortController();
+    const signal = controller.signal;
+    const stopSignal = this.stopController.signal;
+    return new Promise<WatchOutcome>((resolve) => {
+      let progressed = false;
       let settled = false;
       let idleTimer: NodeJS.Timeout | undefined;
-      const abort = (): void => {
-        controller?.abort();
-      };
-      const armIdle = (): void => {
-        if (idleTimer !== undefined) clearTimeout(idleTimer);
-        idleTimer = setTimeout(() => {
-          failure ??= new WatchStalledError(`watch of ${this.path(scope)} sent no data for ${idleMs} ms`);
-          abort();
-          finish(null);
-        }, idleMs);
-      };
-      const onStop = (): void => {
-        abort();
-        finish(null);
-      };
-      const finish = (error: unknown): void => {
+      let settleTimer: NodeJS.Timeout | undefined;
+      const finish = (end: WatchOutcome['end'], error?: Error): void => {
         if (settled) return;
         settled = true;
-        if (idleTimer !== undefined) clearTimeout(idleTimer);
-        this.stopController.signal.removeEventListener('abort', onStop);
-        if (controller !== undefined) this.watchControllers.delete(controller);
-        if (this.stopped) resolve({ resourceVersion, reason: 'stopped', events });
-        else if (expired || statusCodeOf(error) === 410)
-          resolve({ resourceVersion, reason: 'expired', events });
-        else if (failure !== undefined) reject(failure);
-        else if (error !== null && error !== undefined)
-          reject(
-            error instanceof Error ? error : new KubernetesApiError(messageOf(error), statusCodeOf(error)),
-          );
-        else resolve({ resourceVersion, reason: 'closed', events });
+        clearTimeout(idleTimer);
+        clearTimeout(settleTimer);
+        stopSignal.removeEventListener('abort', onStop);
+        controller.abort();
+        if (this.stopped) resolve({ end: 'stopped', progressed });
+        else resolve(error === undefined ? { end, progressed } : { end, error, progressed });
       };
-      this.stopController.signal.addEventListener('abort', onStop);
-      armIdle();
-      const onEvent = (type: string, object: unknown): void => {
-        if (settled) return;
-        armIdle();
-        if (type !== 'ERROR') this.markHealthy();
-        const eventTime = this.clock.now();
-        const metadata =
-          typeof object === 'object' && object !== null
-            ? (object as { metadata?: { resourceVersion?: unknown } }).metadata
-            : undefined;
-        switch (type) {
-          case 'ADDED':
-          case 'MODIFIED':
-          case 'DELETED':
-            events++;
-            this.applyEvent(scope, type, object, eventTime);
-            this.options.observer?.onEvent?.({ type });
-            break;
-          case 'BOOKMARK':
-            this.options.observer?.onEvent?.({ type });
-            break;
-          case 'ERROR': {
-            const status = object as { code?: unknown; message?: unknown } | null;
-            if (status?.code === 410) expired = true;
-            else {
-              failure = new KubernetesApiError(
-                `watch of ${this.path(scope)} failed: ${typeof status?.message === 'string' ? status.message : JSON.stringify(object)}`,
-                typeof status?.code === 'number' ? status.code : undefined,
-              );
+      const fail = (error: unknown, statusCode = statusCodeOf(error)): void => {
+        finish(
+          'failed',
+          error instanceof KubernetesApiError
+            ? error
+            : new KubernetesApiError(`watch of ${path} failed: ${messageOf(error)}`, statusCode, {
+                cause: error,
+              }),
+        );
+      };
+      const progress = (): void => {
+        if (progressed || settled) return;
+        progressed = true;
+        this.answered(state);
+        this.current(state, 'watch', `watch resumed from resourceVersion ${fromVersion}`);
+      };
+      const onStop = (): void => finish('stopped');
+      if (stopSignal.aborted) onStop();
+      else stopSignal.addEventListener('abort', onStop, { once: true });
+      const armIdle = (ms: number, error: () => Error): void => {
+        clearTimeout(idleTimer);
+        idleTimer = setTimeout(() => fail(error()), ms);
+      };
+      armIdle(
+        answerMs,
+        () => new KubernetesApiError(`watch of ${path}: no answer within ${answerMs} ms`, undefined),
+      );
+      const stalled = (): Error => new WatchStalledError(`watch of ${path} sent no data for ${idleMs} ms`);
+      const handlers: WatchHandlers = {
+        onEvent: (type, object) => {
+          if (settled) return;
+          armIdle(idleMs, stalled);
+          const metadata =
+            typeof object === 'object' && object !== null
+              ? (object as { metadata?: { resourceVersion?: unknown } }).metadata
+              : undefined;
+          switch (type) {
+            case 'ADDED':
+            case 'MODIFIED':
+            case 'DELETED':
+              this.applyEvent(scope, type, object, this.clock.now());
+              observer?.onEvent?.({ type });
+              break;
+            case 'BOOKMARK':
+              observer?.onEvent?.({ type });
+              break;
+            case 'ERROR': {
+              const status = object as { code?: unknown; message?: unknown } | null;
+              if (status?.code === 410) finish('expired');
+              else {
+                const message = typeof status?.message === 'string' ? status.message : JSON.stringify(object);
+                fail(
+                  new KubernetesApiError(
+                    `watch of ${path} failed: ${message}`,
+                    typeof status?.code === 'number' ? status.code : undefined,
+                  ),
+                );
+              }
+              return;
             }
-            abort();
-            finish(null);
-            return;
+            default:
+              return;
           }
-          default:
-            return;
-        }
-        if (typeof metadata?.resourceVersion === 'string' && metadata.resourceVersion !== '') {
-          resourceVersion = metadata.resourceVersion;
-          // Also after a BOOKMARK: the state is known to be current up to this revision.
-          this.options.handle.reportVersion?.(resourceVersion, scope ?? '');
-        }
+          if (typeof metadata?.resourceVersion === 'string' && metadata.resourceVersion !== '') {
+            state.resourceVersion = metadata.resourceVersion;
+            // Also after a BOOKMARK: the state is known to be current up to this revision.
+            this.options.handle.reportVersion?.(metadata.resourceVersion, scope ?? '');
+          }
+          progress();
+        },
+        onEnd: (error) => {
+          if (error === undefined) finish('closed');
+          else fail(error, undefined);
+        },
       };
-      this.watch
+      this.transport
         .watch(
-          this.path(scope),
+          scope,
           { resourceVersion: fromVersion, allowWatchBookmarks: true, timeoutSeconds },
-          onEvent,
-          finish,
+          handlers,
+          signal,
         )
-        .then((created) => {
-          controller = created;
-          if (settled) created.abort();
-          else {
-            this.watchControllers.add(created);
-            // The stream is open (client-node resolves after the 200 response).
-            this.markHealthy();
-          }
-        })
-        .catch(finish);
+        .then(
+          (answer) => {
+            if (settled) return;
+            if (!answer.ok) {
+              if (answer.statusCode === 410) finish('expired');
+              else
+                fail(new KubernetesApiError(`watch of ${path} failed: ${answer.message}`, answer.statusCode));
+              return;
+            }
+            state.answeringSinceMs ??= this.clock.now();
+            armIdle(idleMs, stalled);
+            settleTimer = setTimeout(progress, settleMs);
+          },
+          (error: unknown) => fail(error),
+        );
     });
   }
 
@@ -608,13 +789,6 @@ export class KubernetesSource {
       scopeKeys?.delete(key);
     }
     this.setSkips(key, vmiDisplayName(summary), built.skipped);
-  }
-
-  private markHealthy(): void {
-    if (this.healthy) return;
-    this.healthy = true;
-    this.options.logger.info('Kubernetes API reachable again');
-    this.options.handle.reportHealthy();
   }
 
   private invalid(error: Error): void {

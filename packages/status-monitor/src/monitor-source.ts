@@ -2,20 +2,17 @@
  * One entry point for the CLI: registers the VMI source (Kubernetes API or a folder) with a reconciler and
  * returns something to start and stop.
  */
-import type { Logger, SkipReason, SourceHandle } from '@zonewright/zone';
+import type { Logger, SourceHandle } from '@zonewright/zone';
 import { DirectorySource } from './directory-source.js';
 import type { DirectorySourceObserver } from './directory-source.js';
 import { KubernetesSource, loadKubeConfig } from './kubernetes-source.js';
 import type { KubernetesSourceObserver } from './kubernetes-source.js';
 
-/** Name the VMI source registers under (`zonewright_..._source="kubevirt"` in metrics and status). */
-export const VMI_SOURCE_NAME = 'kubevirt';
-
 export type MonitorInput =
   | {
       readonly kind: 'kubernetes';
       /** kubeconfig file; absent: $KUBECONFIG, ~/.kube/config or in-cluster. */
-      readonly kubeconfig?: string;
+      readonly kubeconfig?: string | undefined;
       readonly namespaces?: readonly string[];
     }
   | {
@@ -36,47 +33,48 @@ export interface MonitorSourceOptions {
 }
 
 export interface MonitorSource {
+  /** Also the name it registers under with the reconciler (`/status`, logs): `kubernetes` or `directory`. */
   readonly kind: MonitorInput['kind'];
+  /** Where the VMIs come from: the folder, or the API server's URL. */
+  readonly location: string;
   /** Kubernetes: returns at once (the reconciler becomes ready after the first list). Directory: after the scan. */
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Records skipped right now, by reason (for a gauge). */
-  skippedCounts(): Map<SkipReason, number>;
 }
 
-/** Registers the VMI source with the reconciler (call before `reconciler.start()`). Throws on a bad kubeconfig. */
+/**
+ * The one way to create the VMI source (the CLI's `monitor` and tests use it): loads the kubeconfig first (a
+ * bad one throws before anything is registered), then registers the source with the reconciler under its
+ * kind. Call before `reconciler.start()`.
+ */
 export function createMonitorSource(options: MonitorSourceOptions): MonitorSource {
-  const handle = options.reconciler.registerSource(VMI_SOURCE_NAME);
-  const common = {
-    handle,
+  const input = options.input;
+  const common = () => ({
+    handle: options.reconciler.registerSource(input.kind),
     origin: options.origin,
     logger: options.logger,
     excludeNamespaces: options.excludeNamespaces ?? [],
     allowNonRoutable: options.allowNonRoutable ?? false,
     ...(options.observer === undefined ? {} : { observer: options.observer }),
-  };
-  const input = options.input;
+  });
   if (input.kind === 'kubernetes') {
-    const source = new KubernetesSource({
-      ...common,
-      kubeConfig: loadKubeConfig(input.kubeconfig),
-      namespaces: input.namespaces ?? [],
-    });
+    const kubeConfig = loadKubeConfig(input.kubeconfig);
+    const source = new KubernetesSource({ ...common(), kubeConfig, namespaces: input.namespaces ?? [] });
     return {
       kind: 'kubernetes',
+      location: kubeConfig.getCurrentCluster()?.server ?? 'an unnamed cluster',
       start: () => {
         source.start();
         return Promise.resolve();
       },
       stop: () => source.stop(),
-      skippedCounts: () => source.skippedCounts(),
     };
   }
-  const source = new DirectorySource({ ...common, directory: input.directory, watch: input.watch ?? true });
+  const source = new DirectorySource({ ...common(), directory: input.directory, watch: input.watch ?? true });
   return {
     kind: 'directory',
+    location: input.directory,
     start: () => source.start(),
     stop: () => source.stop(),
-    skippedCounts: () => source.skippedCounts(),
   };
 }

@@ -3,7 +3,7 @@
  * json` prints) or several YAML documents; and the records of a batch of such objects.
  */
 import { parseAllDocuments } from 'yaml';
-import type { ClaimedRecord, SkippedRecord } from '@zonewright/zone';
+import { isJsonObject, type ClaimedRecord, type SkippedRecord } from '@zonewright/zone';
 import { buildVmiRecords, summarizeVmi, vmiDisplayName, vmiKey } from './vmi-records.js';
 import type { VmiRecordOptions } from './vmi-records.js';
 
@@ -15,10 +15,6 @@ export class VmiDocumentError extends Error {
     this.name = 'VmiDocumentError';
     this.source = source;
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function flatten(
@@ -35,7 +31,7 @@ function flatten(
     }
     return undefined;
   }
-  if (!isRecord(value)) return new VmiDocumentError(source, `${where} is not an object`);
+  if (!isJsonObject(value)) return new VmiDocumentError(source, `${where} is not an object`);
   const kind = value['kind'];
   if (
     Array.isArray(value['items']) &&

@@ -5,7 +5,7 @@
  * so a source can drop the full object at once; {@link buildVmiRecords} turns a summary into records named
  * relative to the zone origin: `<iface>.<vmi>.<namespace>` and `<vmi>.<namespace>`.
  */
-import { joinOwnerName, toAddress, toLabel } from '@zonewright/zone';
+import { isJsonObject, joinOwnerName, toAddress, toLabel } from '@zonewright/zone';
 import type { ClaimedRecord, SkippedRecord } from '@zonewright/zone';
 
 /** Annotation on a VMI that keeps it out of the zone when its value is `"true"`. */
@@ -62,10 +62,6 @@ export function vmiDisplayName(vmi: Pick<VmiSummary, 'namespace' | 'name'>): str
   return `${vmi.namespace}/${vmi.name}`;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function optionalString(value: unknown, field: string): string | Error {
   if (value === undefined || value === null) return '';
   if (typeof value !== 'string') return new InvalidVmiError(`${field} must be a string`);
@@ -77,12 +73,12 @@ function optionalString(value: unknown, field: string): string | Error {
  * field that is wrong. The namespace defaults to `default` when `metadata.namespace` is missing, as kubectl does.
  */
 export function summarizeVmi(obj: unknown): VmiSummary | InvalidVmiError {
-  if (!isRecord(obj)) return new InvalidVmiError('a VirtualMachineInstance must be an object');
+  if (!isJsonObject(obj)) return new InvalidVmiError('a VirtualMachineInstance must be an object');
   if (obj['kind'] !== undefined && obj['kind'] !== 'VirtualMachineInstance') {
     return new InvalidVmiError(`kind is ${JSON.stringify(obj['kind'])}, expected "VirtualMachineInstance"`);
   }
   const metadata = obj['metadata'];
-  if (!isRecord(metadata)) return new InvalidVmiError('metadata is missing');
+  if (!isJsonObject(metadata)) return new InvalidVmiError('metadata is missing');
   const name = optionalString(metadata['name'], 'metadata.name');
   if (name instanceof Error) return name;
   if (name === '') return new InvalidVmiError('metadata.name is missing');
@@ -95,25 +91,25 @@ export function summarizeVmi(obj: unknown): VmiSummary | InvalidVmiError {
   const resourceVersion = optionalString(metadata['resourceVersion'], 'metadata.resourceVersion');
   if (resourceVersion instanceof Error) return new InvalidVmiError(`${where}: ${resourceVersion.message}`);
   const annotations = metadata['annotations'];
-  if (annotations !== undefined && annotations !== null && !isRecord(annotations)) {
+  if (annotations !== undefined && annotations !== null && !isJsonObject(annotations)) {
     return new InvalidVmiError(`${where}: metadata.annotations must be an object`);
   }
-  const excluded = isRecord(annotations) && annotations[EXCLUDE_ANNOTATION] === 'true';
+  const excluded = isJsonObject(annotations) && annotations[EXCLUDE_ANNOTATION] === 'true';
 
   // Networks that are NOT secondary: the pod network and a Multus network marked as the default.
   const primary = new Set<string>();
   const known = new Set<string>();
   const spec = obj['spec'];
-  const networks = isRecord(spec) ? spec['networks'] : undefined;
+  const networks = isJsonObject(spec) ? spec['networks'] : undefined;
   if (networks !== undefined && networks !== null) {
     if (!Array.isArray(networks)) return new InvalidVmiError(`${where}: spec.networks must be a list`);
     for (const [index, network] of networks.entries()) {
-      if (!isRecord(network) || typeof network['name'] !== 'string') {
+      if (!isJsonObject(network) || typeof network['name'] !== 'string') {
         return new InvalidVmiError(`${where}: spec.networks[${index}].name must be a string`);
       }
       known.add(network['name']);
       const multus = network['multus'];
-      if (network['pod'] !== undefined || (isRecord(multus) && multus['default'] === true)) {
+      if (network['pod'] !== undefined || (isJsonObject(multus) && multus['default'] === true)) {
         primary.add(network['name']);
       }
     }
@@ -121,13 +117,13 @@ export function summarizeVmi(obj: unknown): VmiSummary | InvalidVmiError {
 
   const interfaces: VmiInterfaceSummary[] = [];
   const status = obj['status'];
-  const statusInterfaces = isRecord(status) ? status['interfaces'] : undefined;
+  const statusInterfaces = isJsonObject(status) ? status['interfaces'] : undefined;
   if (statusInterfaces !== undefined && statusInterfaces !== null) {
     if (!Array.isArray(statusInterfaces)) {
       return new InvalidVmiError(`${where}: status.interfaces must be a list`);
     }
     for (const [index, entry] of statusInterfaces.entries()) {
-      if (!isRecord(entry))
+      if (!isJsonObject(entry))
         return new InvalidVmiError(`${where}: status.interfaces[${index}] must be an object`);
       const ifaceName = entry['name'];
       // Interfaces the guest agent reports without a matching network have no name: not ours.

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CriClient } from '@zonewright/cri-watcher';
+import { CriTestClient } from './cri-sandboxes.js';
 import type { Netns } from './netns.js';
 import { importImage, type PauseImage } from './pause-image.js';
 import {
@@ -59,7 +59,7 @@ export interface ContainerdHarness {
   readonly subnet: string;
   readonly ipv6Subnet: string | undefined;
   /** A CRI client for the harness's own calls (the code under test should make its own). */
-  readonly client: CriClient;
+  readonly client: CriTestClient;
   /** Duration of the last start (spawn until Version answered), ms. */
   lastStartMs(): number;
   pid(): number | undefined;
@@ -211,7 +211,7 @@ export async function startContainerd(options: ContainerdOptions): Promise<Conta
     cniConflist(`zw-test-${bridge}`, bridge, ipamDir, subnet, ipv6Subnet),
   );
 
-  const client = new CriClient({ endpoint: `unix://${socketPath}`, timeoutMs: 20_000 });
+  const client = new CriTestClient({ endpoint: `unix://${socketPath}`, timeoutMs: 20_000 });
   const timeoutMs = options.startTimeoutMs ?? 30_000;
   let processHandle: SpawnedProcess | undefined;
   let startMs = 0;

@@ -106,9 +106,9 @@ describe('adaptCorefile', () => {
   });
 
   it('changes reload only when asked to (measurements)', () => {
-    const adapted = adaptCorefile(shipped('monitor'), { ...adaptation, reload: '250ms' });
-    expect(adapted.text).toMatch(/^\s+reload 250ms$/m);
-    expect(adapted.changes.filter((change) => change.after.trim() === 'reload 250ms')).toHaveLength(1);
+    const adapted = adaptCorefile(shipped('monitor'), { ...adaptation, reload: '1234ms' });
+    expect(adapted.text).toMatch(/^\s+reload 1234ms$/m);
+    expect(adapted.changes.filter((change) => change.after.trim() === 'reload 1234ms')).toHaveLength(1);
   });
 
   it('refuses what it cannot keep on the test address', () => {

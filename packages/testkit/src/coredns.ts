@@ -13,10 +13,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import { dig, DigError } from './dig.js';
 import type { DigAnswer } from './dig.js';
+import { findRepoRoot } from './dns-tools.js';
 import { findFreeDnsPort } from './named.js';
 import { freeTcpPort, killProcessTree, runCommand, spawnProcess, waitFor } from './processes.js';
 import type { SpawnedProcess } from './processes.js';
@@ -32,11 +32,8 @@ export class CoreDnsError extends Error {
 /** The oldest CoreDNS the project supports: earlier versions serve a zone with a syntax error truncated (#6697). */
 export const MIN_COREDNS_VERSION = '1.11.4';
 
-/** The repository root (this file is packages/testkit/src/coredns.ts, or dist/coredns.js when built). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-
 /** Where the test CoreDNS is looked for when ZONEWRIGHT_COREDNS is not set. */
-export const DEFAULT_COREDNS_PATH = resolve(REPO_ROOT, '..', 'shared', 'tools', 'coredns', 'coredns');
+export const DEFAULT_COREDNS_PATH = resolve(findRepoRoot(), '..', 'shared', 'tools', 'coredns', 'coredns');
 
 export interface CoreDnsBinary {
   readonly path: string;
@@ -113,7 +110,7 @@ export function coreDnsForTests(
 export type ShippedCorefile = 'monitor' | 'node';
 
 export function shippedCorefilePath(corefile: ShippedCorefile): string {
-  return join(REPO_ROOT, 'corefile', `Corefile.${corefile}`);
+  return join(findRepoRoot(), 'corefile', `Corefile.${corefile}`);
 }
 
 export interface CoreDnsPorts {

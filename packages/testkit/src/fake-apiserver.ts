@@ -66,6 +66,8 @@ interface Watcher {
   readonly bookmarks: boolean;
   readonly response: ServerResponse;
   readonly timer: NodeJS.Timeout | undefined;
+  /** Reset the connection once this many more events were written (see `breakWatches`). */
+  breakAfter?: number;
 }
 
 interface Snapshot {
@@ -100,10 +102,15 @@ export interface FakeApiServer {
   compact(): void;
   /** Close every open watch stream (the client sees the stream end). */
   dropWatches(): void;
+  /**
+   * Reset the connection of every open watch stream (TCP RST, the client sees an error, not an end) once it has
+   * written `afterEvents` more events (0: now). The events before the reset reach the client complete.
+   */
+  breakWatches(afterEvents?: number): void;
   /** Send a BOOKMARK with the current resourceVersion to every watch that asked for bookmarks. */
   bookmark(): void;
-  /** Answer the next `count` list/watch requests with `status` (default 500) and a Status body. */
-  failNext(count: number, status?: number): void;
+  /** Answer the next `count` list/watch requests with `status` (default 500) and a Status body with `message`. */
+  failNext(count: number, status?: number, message?: string): void;
   /** Take the server down (`refuse`: nothing listens; `reset`: connections are accepted and reset) or up. */
   setDown(down: boolean, mode?: 'refuse' | 'reset'): Promise<void>;
   /** Add `ms` of delay before every response starts (0 to stop). */
@@ -125,6 +132,7 @@ function statusBody(code: number, reason: string, message: string): string {
 
 const REASONS: Record<number, string> = {
   400: 'BadRequest',
+  403: 'Forbidden',
   404: 'NotFound',
   409: 'AlreadyExists',
   410: 'Expired',
@@ -166,7 +174,11 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   };
   let rv = 1000;
   let compactedRv = 0;
-  let failures: { count: number; status: number } = { count: 0, status: 500 };
+  let failures: { count: number; status: number; message: string } = {
+    count: 0,
+    status: 500,
+    message: 'injected failure',
+  };
   let extraDelayMs = 0;
   let down: false | 'refuse' | 'reset' = false;
   let kubeconfigPath: string | undefined;
@@ -281,7 +293,27 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   }
 
   function writeEvent(watcher: Watcher, type: string, object: unknown): void {
+    if (watcher.breakAfter === 0) return; // reset pending: nothing more reaches this client
     watcher.response.write(`{"type":${JSON.stringify(type)},"object":${toJson(object as object)}}\n`);
+    if (watcher.breakAfter !== undefined && --watcher.breakAfter === 0) breakWatcher(watcher);
+  }
+
+  /** Resets the watcher's connection once what was written has had time to reach the client. */
+  function breakWatcher(watcher: Watcher): void {
+    watcher.breakAfter = 0;
+    const socket = watcher.response.socket;
+    watcher.response.write('', () => {
+      setTimeout(() => {
+        closeWatcherQuietly(watcher);
+        socket?.resetAndDestroy();
+      }, 50);
+    });
+  }
+
+  function closeWatcherQuietly(watcher: Watcher): void {
+    if (!watchers.delete(watcher)) return;
+    counters.activeWatches--;
+    if (watcher.timer !== undefined) clearTimeout(watcher.timer);
   }
 
   function closeWatcher(watcher: Watcher): void {
@@ -415,7 +447,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       counters.injectedFailures++;
       if (url.searchParams.get('watch') === 'true') counters.watches++;
       else counters.lists++;
-      sendError(response, failures.status, 'injected failure');
+      sendError(response, failures.status, failures.message);
       return;
     }
     if (url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1') {
@@ -529,9 +561,15 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     dropWatches(): void {
       for (const watcher of [...watchers]) closeWatcher(watcher);
     },
+    breakWatches(afterEvents = 0): void {
+      for (const watcher of watchers) {
+        if (afterEvents <= 0) breakWatcher(watcher);
+        else watcher.breakAfter = afterEvents;
+      }
+    },
     bookmark,
-    failNext(count: number, status = 500): void {
-      failures = { count, status };
+    failNext(count: number, status = 500, message = 'injected failure'): void {
+      failures = { count, status, message };
     },
     async setDown(value: boolean, mode: 'refuse' | 'reset' = 'refuse'): Promise<void> {
       if (value) {

@@ -1,4 +1,5 @@
 export * from './processes.js';
+export * from './manual-clock.js';
 export * from './dig.js';
 export * from './dns-tools.js';
 export * from './named.js';
@@ -6,6 +7,11 @@ export * from './fake-apiserver.js';
 export * from './netns.js';
 export * from './pause-image.js';
 export * from './containerd.js';
+export * from './cri-sandboxes.js';
 export * from './node-image.js';
 export * from './coredns.js';
 export * from './dns-round-robin.js';
+export * from './kube-apiserver.js';
+export * from './prometheus-text.js';
+export * from './proc-usage.js';
+export * from './dns-udp.js';

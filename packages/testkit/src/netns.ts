@@ -102,13 +102,3 @@ export async function createNetns(options: { name?: string } = {}): Promise<Netn
   }
   return netns;
 }
-
-/** Runs `body` with a fresh namespace and deletes it afterwards, whatever happens. */
-export async function withNetns<T>(body: (netns: Netns) => Promise<T>): Promise<T> {
-  const netns = await createNetns();
-  try {
-    return await body(netns);
-  } finally {
-    await netns.delete();
-  }
-}

@@ -1,3 +1,4 @@
+export * from './atomic-file.js';
 export * from './addresses.js';
 export * from './assemble.js';
 export * from './backoff.js';
@@ -5,6 +6,7 @@ export * from './check.js';
 export * from './clock.js';
 export * from './config.js';
 export * from './errors.js';
+export * from './guards.js';
 export * from './logger.js';
 export * from './model.js';
 export * from './names.js';
@@ -15,4 +17,5 @@ export * from './render.js';
 export * from './reverse.js';
 export * from './serial.js';
 export * from './skip.js';
+export * from './staleness.js';
 export * from './store.js';

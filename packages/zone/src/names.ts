@@ -67,11 +67,6 @@ export function toLabel(input: string): LabelResult {
   return { ok: true, label };
 }
 
-/** True for a label that is already in the form {@link toLabel} produces. */
-export function isValidLabel(label: string): boolean {
-  return LABEL_PATTERN.test(label);
-}
-
 /** True for an owner name relative to an origin: one or more valid labels joined by dots. */
 export function isValidRelativeName(name: string): boolean {
   return name.length > 0 && name.length <= MAX_NAME_LENGTH && RELATIVE_NAME_PATTERN.test(name);

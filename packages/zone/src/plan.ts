@@ -52,6 +52,7 @@ export interface WritePlan extends PlanOutcome {
   readonly status: 'write';
   readonly text: string;
   readonly serial: number;
+  /** Against `previous.records`; every record counts as added when they are not known. */
   readonly diff: RecordDiff;
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import * as fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ManualClock } from './clock.js';
+import { ManualClock } from '@zonewright/testkit';
 import { defaultZoneConfig } from './config.js';
 import { ZoneStoreError } from './errors.js';
 import { silentLogger } from './logger.js';

@@ -1,4 +1,5 @@
 import { describeConflict, type NameConflict } from './assemble.js';
+import { backoffDelay } from './backoff.js';
 import type { Clock } from './clock.js';
 import { reservedNames } from './config.js';
 import { InvalidZoneError, ZoneError } from './errors.js';
@@ -86,7 +87,7 @@ export interface ReconcilerOptions {
   /**
    * How serials are chosen: `clock` (default) is `max(previous + 1, unix seconds)`; `source-version` derives
    * them from the versions the sources report (versionSerial), so replicas watching the same source write the
-   * same serial for the same content (ADR 0010). Until every source has reported a version, the clock rule.
+   * same serial for the same content (ADR 0012). Until every source has reported a version, the clock rule.
    */
   readonly serials?: 'clock' | 'source-version';
 }
@@ -174,6 +175,8 @@ export class Reconciler {
   private timerDue: number | undefined;
   private writing: Promise<void> | undefined;
   private retryDelayMs: number | undefined;
+  /** Failed writes in a row (the next retry waits backoffDelay of it). */
+  private writeFailures = 0;
   private serial: number | undefined;
   /** The zone found on disk at start, until the first flush compared it. */
   private diskParts: RenderedZone | undefined;
@@ -478,6 +481,7 @@ export class Reconciler {
       this.lastWriteError = undefined;
       this.failingSinceMs = undefined;
       this.retryDelayMs = undefined;
+      this.writeFailures = 0;
       observer?.onWrite?.({
         origin: config.origin,
         serial,
@@ -505,11 +509,11 @@ export class Reconciler {
         });
         return;
       }
-      const min = this.options.retryMinMs ?? 500;
-      this.retryDelayMs = Math.min(
-        this.retryDelayMs === undefined ? min : this.retryDelayMs * 2,
-        this.options.retryMaxMs ?? 30_000,
-      );
+      // One writer per file: nobody to de-synchronize from, so no jitter (random fixed at 1: the full delay).
+      this.retryDelayMs = backoffDelay(this.writeFailures++, () => 1, {
+        initialMs: this.options.retryMinMs ?? 500,
+        maxMs: this.options.retryMaxMs ?? 30_000,
+      });
       logger.error(`writing zone ${config.origin} failed; retrying in ${this.retryDelayMs} ms`, {
         error: failure.message,
       });
@@ -590,6 +594,7 @@ export class Reconciler {
     observer?.onUnchanged?.(config.origin);
     logger.debug(`zone ${config.origin} unchanged`, { serial: this.serial });
     this.retryDelayMs = undefined;
+    this.writeFailures = 0;
     this.failingSinceMs = undefined;
     this.markReady();
   }

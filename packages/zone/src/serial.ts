@@ -33,7 +33,7 @@ export function serialToDate(serial: number, nowMs: number): Date | undefined {
 }
 
 /**
- * Where serials derived from a source version start (see ADR 0010): above every clock serial written before
+ * Where serials derived from a source version start (see ADR 0012): above every clock serial written before
  * 2033, so a zone switched from the clock rule moves up, not down.
  */
 export const VERSION_SERIAL_BASE = 2_000_000_000;

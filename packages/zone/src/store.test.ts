@@ -3,7 +3,8 @@ import * as fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ZoneStoreError } from './errors.js';
-import { FileZoneStore, isTempFileName, type StoreFileSystem } from './store.js';
+import { isTempFileName } from './atomic-file.js';
+import { FileZoneStore, makeDirectory, type StoreFileSystem } from './store.js';
 
 let directory: string;
 
@@ -42,6 +43,24 @@ describe('FileZoneStore', () => {
     expect(await fs.readdir(directory)).toEqual(['db.db.example.com']);
   });
 
+  it('never names a temp file with "db." in it, over a thousand names', async () => {
+    // With a lower-case hex random part, one name in 256 ended in `db.tmp` (seen in a test run).
+    const seen: string[] = [];
+    const refusing: StoreFileSystem = {
+      ...fs,
+      open: ((file: string) => {
+        seen.push(path.basename(file));
+        return Promise.reject(new Error('refused by the test'));
+      }) as typeof fs.open,
+    };
+    const store = new FileZoneStore(directory, refusing);
+    for (let index = 0; index < 1000; index++) {
+      await expect(store.write('vm.example.com', 'x\n')).rejects.toThrow('refused by the test');
+    }
+    expect(seen.filter(isTempFileName)).toHaveLength(1000);
+    expect(seen.filter((name) => name.includes('db.'))).toEqual([]);
+  }, 30_000);
+
   it('leaves the old file untouched and no temp file behind when the rename fails', async () => {
     await new FileZoneStore(directory).write('vm', 'good\n');
     const failing: StoreFileSystem = {
@@ -58,5 +77,35 @@ describe('FileZoneStore', () => {
     await fs.writeFile(path.join(directory, 'db.keep'), 'zone');
     expect(await new FileZoneStore(directory).prepare()).toEqual(['.zonewright-1-abc.tmp']);
     expect(await fs.readdir(directory)).toEqual(['db.keep']);
+  });
+});
+
+describe('makeDirectory', () => {
+  it('creates missing parents top down and accepts an existing directory', async () => {
+    const target = path.join(directory, 'a', 'b', 'c');
+    await makeDirectory((dir) => fs.mkdir(dir), target);
+    expect((await fs.stat(target)).isDirectory()).toBe(true);
+    await makeDirectory((dir) => fs.mkdir(dir), target);
+  });
+
+  // Node 20's fs.mkdir(…, { recursive: true }) never settles here and spins at 100 % of a core.
+  it('fails at once in /proc, where mkdir answers ENOENT although the parent exists', async () => {
+    const calls: string[] = [];
+    const mkdir = (dir: string) => {
+      calls.push(dir);
+      return fs.mkdir(dir);
+    };
+    await expect(makeDirectory(mkdir, '/proc/zonewright-no/such')).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(calls.length).toBeLessThanOrEqual(4);
+    await expect(new FileZoneStore('/proc/zonewright-no').prepare()).rejects.toThrow(
+      /cannot use zone directory \/proc\/zonewright-no: ENOENT/,
+    );
+  });
+
+  it('leaves a file in the way to the caller, whose readdir fails with ENOTDIR', async () => {
+    const file = path.join(directory, 'file');
+    await fs.writeFile(file, 'x');
+    await expect(new FileZoneStore(file).prepare()).rejects.toThrow(/cannot use zone directory .*ENOTDIR/);
+    expect(await fs.readFile(file, 'utf8')).toBe('x');
   });
 });

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
 import path from 'node:path';
+import { isTempFileName, writeFileAtomic } from './atomic-file.js';
 import { ZoneStoreError } from './errors.js';
 import { zoneFileName } from './names.js';
 
@@ -22,19 +22,42 @@ export interface StoreFileSystem {
   mkdir: typeof nodeFs.mkdir;
 }
 
-/**
- * Temp files are named `.zonewright-<pid>-<random>.tmp`: they never contain `db.`, so CoreDNS's `auto`
- * plugin (which matches base names with an unanchored regexp, recursively) never loads a half-written file.
- */
-const TEMP_PREFIX = '.zonewright-';
-const TEMP_SUFFIX = '.tmp';
-
-export function isTempFileName(name: string): boolean {
-  return name.startsWith(TEMP_PREFIX) && name.endsWith(TEMP_SUFFIX);
-}
-
 function isNotFound(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+/**
+ * `mkdir -p` that always ends: creates the missing directories from the top, one `mkdir` each, and fails when
+ * one cannot be made. (Node 20's own `mkdir(path, { recursive: true })` never returns, at 100 % of a core,
+ * when mkdir answers ENOENT although the parent exists, as in /proc or /sys.) An existing path is left to
+ * the caller to check (a file there fails at the caller's next readdir or open, with ENOTDIR).
+ */
+export async function makeDirectory(
+  mkdir: (directory: string) => Promise<unknown>,
+  directory: string,
+): Promise<void> {
+  const missing: string[] = [];
+  for (let current = path.resolve(directory); ; current = path.dirname(current)) {
+    try {
+      await mkdir(current);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') break;
+      const parent = path.dirname(current);
+      if (code !== 'ENOENT' || parent === current) throw error;
+      missing.push(current);
+      continue;
+    }
+    break;
+  }
+  // Each parent that was missing now exists (or mkdir said EEXIST); make the rest top down, once each.
+  for (const current of missing.reverse()) {
+    try {
+      await mkdir(current);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
 }
 
 /** Zone files `db.<origin>` in one directory, written with temp file + fsync + rename + directory fsync. */
@@ -66,7 +89,7 @@ export class FileZoneStore implements ZoneStore {
   /** Creates the directory if needed and removes temp files a crashed writer left behind. */
   async prepare(): Promise<string[]> {
     try {
-      await this.fs.mkdir(this.directory, { recursive: true });
+      await makeDirectory((directory) => this.fs.mkdir(directory), this.directory);
       const stale = (await this.fs.readdir(this.directory)).filter(isTempFileName);
       for (const name of stale) await this.fs.unlink(path.join(this.directory, name)).catch(() => undefined);
       return stale;
@@ -80,30 +103,9 @@ export class FileZoneStore implements ZoneStore {
 
   async write(origin: string, text: string): Promise<void> {
     const target = this.pathOf(origin);
-    const temp = path.join(
-      this.directory,
-      `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`,
-    );
-    let created = false;
     try {
-      const handle = await this.fs.open(temp, 'wx', 0o644);
-      created = true;
-      try {
-        await handle.writeFile(text, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await this.fs.rename(temp, target);
-      created = false;
-      const directory = await this.fs.open(this.directory, 'r');
-      try {
-        await directory.sync();
-      } finally {
-        await directory.close();
-      }
+      await writeFileAtomic(target, text, { fs: this.fs });
     } catch (error) {
-      if (created) await this.fs.unlink(temp).catch(() => undefined);
       throw new ZoneStoreError(`cannot write ${target}: ${(error as Error).message}`, {
         cause: error,
         transient: true,

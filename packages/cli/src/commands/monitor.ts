@@ -1,12 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Counter } from 'prom-client';
-import {
-  collectVmiRecords,
-  DirectorySource,
-  KubernetesSource,
-  loadKubeConfig,
-  parseVmiDocuments,
-} from '@zonewright/status-monitor';
+import { collectVmiRecords, createMonitorSource, parseVmiDocuments } from '@zonewright/status-monitor';
 import {
   createZoneConfig,
   describeConflict,
@@ -52,15 +46,10 @@ export function monitorOrigin(domain: string): string {
 }
 
 /**
- * The name server address: the flag or NAME_SERVER_IP, else POD_IP; the directory demo may fall back to
- * 127.0.0.1, the cluster source refuses to guess.
+ * The name server address (the flag, NAME_SERVER_IP or POD_IP, by the option table); the directory demo may
+ * fall back to 127.0.0.1, the cluster source refuses to guess.
  */
-export function resolveNameServerIp(
-  flag: string | undefined,
-  env: NodeJS.ProcessEnv,
-  source: MonitorSourceKind,
-): string {
-  const value = flag ?? env.NAME_SERVER_IP ?? env.POD_IP;
+export function resolveNameServerIp(value: string | undefined, source: MonitorSourceKind): string {
   if (value !== undefined && value.trim() !== '') return value.trim();
   if (source === 'directory') return '127.0.0.1';
   throw new UsageError(
@@ -117,7 +106,7 @@ export async function runMonitor(
     command: 'monitor',
     config,
     reverseRanges: settings.reverseRanges ?? [],
-    // Replicas watching the same API server write the same serial for the same content (ADR 0010).
+    // Replicas watching the same API server write the same serial for the same content (ADR 0012).
     serials: settings.source === 'kubernetes' ? 'source-version' : 'clock',
     zonesDir: settings.zonesDir,
     debounceMs: settings.debounceMs,
@@ -129,56 +118,40 @@ export async function runMonitor(
     once: settings.once,
     ...(signal === undefined ? {} : { signal }),
     createSources: (reconciler): RunnableSource[] => {
-      const handle = reconciler.registerSource(settings.source === 'kubernetes' ? 'kubernetes' : 'directory');
-      const common = {
-        handle,
-        logger,
-        origin: config.origin,
-        allowNonRoutable: settings.allowNonRoutable,
-        excludeNamespaces: settings.excludeNamespaces,
-      };
-      if (settings.source === 'directory') {
-        logger.info(`watching VMI objects in ${settings.vmiDir}`);
-        return [
-          new DirectorySource({
-            ...common,
-            directory: settings.vmiDir,
-            watch: !settings.once,
-            observer: {
-              onFileError: ({ path, error }) => {
-                fileErrors.inc();
-                logger.warn(`cannot use ${path}: ${error.message}`);
-              },
-              onFileLoaded: ({ skipped }) => countSkips(metrics, skipped),
-            },
-          }),
-        ];
-      }
-      let kubeConfig;
+      let source;
       try {
-        kubeConfig = loadKubeConfig(settings.kubeconfig);
-      } catch (error) {
-        throw new UsageError(`cannot load Kubernetes configuration: ${(error as Error).message}`);
-      }
-      logger.info(
-        `watching virtualmachineinstances.kubevirt.io at ${kubeConfig.getCurrentCluster()?.server ?? '?'}`,
-        {
-          namespaces: settings.namespaces.length === 0 ? 'all' : settings.namespaces,
-        },
-      );
-      return [
-        new KubernetesSource({
-          ...common,
-          kubeConfig,
-          namespaces: settings.namespaces,
+        source = createMonitorSource({
+          reconciler,
+          input:
+            settings.source === 'directory'
+              ? { kind: 'directory', directory: settings.vmiDir, watch: !settings.once }
+              : { kind: 'kubernetes', kubeconfig: settings.kubeconfig, namespaces: settings.namespaces },
+          origin: config.origin,
+          logger,
+          allowNonRoutable: settings.allowNonRoutable,
+          excludeNamespaces: settings.excludeNamespaces,
           observer: {
+            onFileError: ({ path, error }) => {
+              fileErrors.inc();
+              logger.warn(`cannot use ${path}: ${error.message}`);
+            },
+            onFileLoaded: ({ skipped }) => countSkips(metrics, skipped),
             onWatchRestart: ({ reason }) => restarts.inc({ reason }),
             onEvent: ({ type }) => events.inc({ type }),
             onSkipped: ({ skipped }) => countSkips(metrics, skipped),
             onInvalidObject: (error) => logger.warn(`ignoring an object from the API: ${error.message}`),
           },
-        }),
-      ];
+        });
+      } catch (error) {
+        if (settings.source !== 'kubernetes') throw error;
+        throw new UsageError(`cannot load Kubernetes configuration: ${(error as Error).message}`);
+      }
+      if (source.kind === 'directory') logger.info(`watching VMI objects in ${source.location}`);
+      else
+        logger.info(`watching virtualmachineinstances.kubevirt.io at ${source.location}`, {
+          namespaces: settings.namespaces.length === 0 ? 'all' : settings.namespaces,
+        });
+      return [source];
     },
   });
 }
@@ -243,6 +216,6 @@ export async function runRender(
   }
   await store.write(config.origin, plan.text);
   logger.info(
-    `wrote zone ${config.origin} serial ${plan.serial}: ${plan.records.length} records, +${plan.diff.added} \u2212${plan.diff.removed}, from ${batch.vmis} VMIs to ${store.pathOf(config.origin)}`,
+    `wrote zone ${config.origin} serial ${plan.serial}: ${plan.records.length} records from ${batch.vmis} VMIs to ${store.pathOf(config.origin)}`,
   );
 }

@@ -1,9 +1,7 @@
-import type { Argv } from 'yargs';
 import {
   createCommandRunner,
   formatNodeSetupReport,
-  NODE_SETUP_FLAGS,
-  nodeSetupOptionsFromEnv,
+  InvalidOptionError,
   NodeSetupError,
   runNodeSetup,
   type NodeSetupOptions,
@@ -13,31 +11,6 @@ import { ProblemsFoundError, UsageError } from '../errors.js';
 
 export const NODE_SETUP_ACTIONS = ['install', 'remove', 'check'] as const;
 export type NodeSetupAction = (typeof NODE_SETUP_ACTIONS)[number];
-
-/** Declares node-setup's flags from the package's own table, so flags, env names and docs never drift. */
-export function declareNodeSetupFlags<T>(command: Argv<T>): Argv<T> {
-  let declared: Argv<T> = command;
-  for (const entry of NODE_SETUP_FLAGS) {
-    declared = declared.option(entry.flag, {
-      type: entry.type,
-      describe: `${entry.description} [env ${entry.env.join(', ')}]`,
-    });
-  }
-  return declared;
-}
-
-/** Options from flags (only those given), on top of the environment, on top of the defaults. */
-export function nodeSetupOptionsFromArgs(
-  args: Record<string, unknown>,
-  env: NodeJS.ProcessEnv,
-): Partial<NodeSetupOptions> {
-  const options: Record<string, unknown> = { ...nodeSetupOptionsFromEnv(env) };
-  for (const entry of NODE_SETUP_FLAGS) {
-    const value = args[entry.flag];
-    if (value !== undefined) options[entry.option] = value;
-  }
-  return options;
-}
 
 /** `zonewright node-setup install|remove|check [--dry-run]`; ProblemsFoundError (exit 1) when not ok. */
 export async function runNodeSetupCommand(
@@ -51,6 +24,8 @@ export async function runNodeSetupCommand(
   try {
     report = await runNodeSetup({ action, dryRun, options, runner: createCommandRunner(), logger });
   } catch (error) {
+    // A bad option goes up as it is: the CLI names the flag or env variable it came from.
+    if (error instanceof InvalidOptionError) throw error;
     if (error instanceof NodeSetupError) throw new UsageError(error.message);
     throw error;
   }
