@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { checkZone, lookup } from './check.js';
-import { ManualClock } from './clock.js';
+import { ManualClock } from '@zonewright/testkit';
 import { defaultZoneConfig } from './config.js';
 import { silentLogger } from './logger.js';
 import type { ClaimedRecord } from './model.js';

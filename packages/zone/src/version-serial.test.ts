@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { ManualClock } from './clock.js';
+import { ManualClock } from '@zonewright/testkit';
 import { defaultZoneConfig } from './config.js';
 import { silentLogger } from './logger.js';
 import type { ClaimedRecord } from './model.js';
