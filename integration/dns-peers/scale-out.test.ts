@@ -10,7 +10,7 @@ import {
   dig,
   findFreeDnsPort,
   killProcessTree,
-  REPO_ROOT,
+  findRepoRoot,
   spawnProcess,
   startCoreDns,
   waitFor,
@@ -81,7 +81,7 @@ describeCoreDns('scale-out: a CoreDNS secondary tier fed by the monitor CoreDNS'
     await primary.waitForSerial(REVERSE, 1);
     tier = await spawnProcess(
       coreDns?.path ?? 'coredns',
-      ['-conf', join(REPO_ROOT, 'examples', 'scale-out', 'Corefile.secondary')],
+      ['-conf', join(findRepoRoot(), 'examples', 'scale-out', 'Corefile.secondary')],
       {
         env: {
           ...process.env,
