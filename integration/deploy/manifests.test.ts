@@ -21,7 +21,11 @@ const REPO = join(import.meta.dirname, '..', '..');
 const kustomizations = findKustomizations(REPO, ['deploy', 'corefile']);
 const buildable = kustomizations.filter((entry) => entry.kind === 'Kustomization').map((entry) => entry.dir);
 const RUNTIMES = ['containerd', 'k3s', 'crio', 'cri-dockerd'] as const;
-const MONITOR_DIRS = ['deploy/monitor/base', 'deploy/monitor/overlays/nodeport'];
+const MONITOR_DIRS = [
+  'deploy/monitor/base',
+  'deploy/monitor/overlays/nodeport',
+  'deploy/monitor/overlays/zone-transfer',
+];
 const NODE_DIRS = RUNTIMES.map((runtime) => `deploy/node/overlays/${runtime}`);
 const CLEANUP_DIRS = RUNTIMES.map((runtime) => `deploy/node/cleanup/${runtime}`);
 /** Oldest CoreDNS without the silently-truncated-zone bug (CoreDNS issue #6697). */

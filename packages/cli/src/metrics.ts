@@ -23,6 +23,7 @@ export class ZoneMetrics {
   readonly writeErrors: Counter<'origin'>;
   readonly serial: Gauge<'origin'>;
   readonly records: Gauge<'origin'>;
+  readonly reverseOutside: Gauge<'origin'>;
   readonly skipped: Counter<'reason'>;
   readonly conflicts: Counter<'origin'>;
   readonly sourceErrors: Counter<'source'>;
@@ -62,6 +63,12 @@ export class ZoneMetrics {
     this.records = new Gauge({
       name: 'zonewright_zone_records',
       help: 'Address records in the zone file on disk.',
+      labelNames: ['origin'],
+      registers,
+    });
+    this.reverseOutside = new Gauge({
+      name: 'zonewright_reverse_unpublished_addresses',
+      help: 'Addresses of the zone that fall in no --reverse-zone range, so no PTR names them.',
       labelNames: ['origin'],
       registers,
     });
@@ -140,13 +147,17 @@ export class ZoneMetrics {
 
   observer(origin: string): ReconcilerObserver {
     return {
+      // info.origin: the reverse zones written beside the forward zone report their own origin.
       onWrite: (info: WriteInfo) => {
-        this.writes.inc({ origin });
-        this.serial.set({ origin }, info.serial);
-        this.records.set({ origin }, info.records);
-        this.writeDuration.observe({ origin }, info.durationMs / 1000);
-        for (const delay of info.eventDelaysMs) this.eventToZone.observe({ origin }, delay / 1000);
+        const labels = { origin: info.origin };
+        this.writes.inc(labels);
+        this.serial.set(labels, info.serial);
+        this.records.set(labels, info.records);
+        this.writeDuration.observe(labels, info.durationMs / 1000);
+        for (const delay of info.eventDelaysMs) this.eventToZone.observe(labels, delay / 1000);
       },
+      onReverseOutside: (_origin: string, addresses: number) =>
+        this.reverseOutside.set({ origin }, addresses),
       onWriteError: () => this.writeErrors.inc({ origin }),
       onConflict: (_conflict: NameConflict) => this.conflicts.inc({ origin }),
       onRejected: (skipped: SkippedRecord) => this.skip(skipped),

@@ -7,6 +7,7 @@ import {
   type Clock,
   type Logger,
   type ReconcilerStatus,
+  type ReverseRange,
   type ZoneConfig,
 } from '@zonewright/zone';
 import { ZoneMetrics } from './metrics.js';
@@ -22,6 +23,10 @@ export interface ZoneWatcherOptions {
   /** The command, for logs: `monitor`, `cri-watch`. */
   readonly command: string;
   readonly config: ZoneConfig;
+  /** Reverse zones (`--reverse-zone`) written beside the zone, one per range. */
+  readonly reverseRanges?: readonly ReverseRange[];
+  /** Serial rule (see ReconcilerOptions.serials); default `clock`. */
+  readonly serials?: 'clock' | 'source-version';
   readonly zonesDir: string;
   readonly debounceMs: number;
   readonly maxDelayMs: number;
@@ -97,6 +102,8 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
     logger,
     debounceMs: options.debounceMs,
     maxDelayMs: options.maxDelayMs,
+    reverseRanges: options.reverseRanges ?? [],
+    serials: options.serials ?? 'clock',
     observer: {
       ...observer,
       onWriteError: (error) => {
@@ -194,6 +201,7 @@ export async function runZoneWatcher(options: ZoneWatcherOptions): Promise<Recon
         nameServer: config.nameServer,
         debounceMs: options.debounceMs,
         maxDelayMs: options.maxDelayMs,
+        reverseZones: (options.reverseRanges ?? []).map((range) => `${range.cidr} ${range.origin}`),
       });
     }
     for (const source of sources) {

@@ -1,7 +1,7 @@
 import { delimiter } from 'node:path';
 import type { Argv } from 'yargs';
 import { InvalidOptionError, type NodeSetupOptions } from '@zonewright/node-setup';
-import type { Logger } from '@zonewright/zone';
+import { parseReverseRanges, type Logger } from '@zonewright/zone';
 import { NODE_SETUP_ACTIONS, runNodeSetupCommand } from './commands/node-setup.js';
 import {
   CRI_WATCH_OPTIONS,
@@ -92,6 +92,7 @@ export function registerWatcherCommands(cli: Argv, env: Environment): Argv {
         await runMonitor(
           {
             ...config,
+            reverseRanges: parseReverseRanges(config.reverseZone),
             nameServerIp: resolveNameServerIp(config.nameServerIp, config.source),
             kubeconfig: kubeconfigPath(config.kubeconfig, sources.kubeconfig),
           },
@@ -117,7 +118,15 @@ export function registerWatcherCommands(cli: Argv, env: Environment): Argv {
       async (args) => {
         const { config, logger } = configure('cri-watch', CRI_WATCH_OPTIONS, args, env);
         const { parseNodeIps, runCriWatch } = await import('./commands/cri-watch.js');
-        await runCriWatch({ ...config, nodeIps: parseNodeIps(config.nodeIp) }, logger, new ZoneMetrics());
+        await runCriWatch(
+          {
+            ...config,
+            nodeIps: parseNodeIps(config.nodeIp),
+            reverseRanges: parseReverseRanges(config.reverseZone),
+          },
+          logger,
+          new ZoneMetrics(),
+        );
       },
     )
     .command(

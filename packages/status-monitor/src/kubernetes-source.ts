@@ -582,6 +582,8 @@ export class KubernetesSource {
       for (const key of entries.keys()) scopeKeys.add(key);
       for (const key of listedWithSkips) scopeKeys.add(key);
     }
+    // The zone now reflects this scope at the list's resourceVersion (serials from source versions, ADR 0012).
+    if (resourceVersion !== '') handle.reportVersion?.(resourceVersion, scope ?? '');
     this.answered(state);
     const durationMs = this.clock.now() - started;
     this.options.logger.info(`listed ${objects} VMIs in ${pages} pages (${durationMs} ms)`, {
@@ -712,6 +714,8 @@ export class KubernetesSource {
           }
           if (typeof metadata?.resourceVersion === 'string' && metadata.resourceVersion !== '') {
             state.resourceVersion = metadata.resourceVersion;
+            // Also after a BOOKMARK: the state is known to be current up to this revision.
+            this.options.handle.reportVersion?.(metadata.resourceVersion, scope ?? '');
           }
           progress();
         },

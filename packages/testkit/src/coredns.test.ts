@@ -44,12 +44,17 @@ describe('adaptCorefile', () => {
       'replaced: ready 127.0.0.1:28181',
       'replaced: prometheus 127.0.0.1:29153',
       'replaced: directory /tmp/zw-zones-test ^db\\.(.*)$ {1}',
+      'removed: ',
       'inserted: bind 127.0.0.1',
     ]);
+    // The opt-in transfer snippet is not read from this machine unless a test gives its directory.
+    expect(adapted.changes.find((change) => change.kind === 'removed')?.before.trim()).toBe(
+      'import /etc/coredns-transfer/*.conf',
+    );
     expect(adapted.env).toEqual({});
     // Every other line, comments and `reload` included, is the shipped one.
     expect(adapted.text).toBe(applyChanges(text, adapted.changes));
-    expect(adapted.text.split('\n')).toHaveLength(text.split('\n').length + 1);
+    expect(adapted.text.split('\n')).toHaveLength(text.split('\n').length);
     expect(adapted.text).toMatch(/^\s+reload \S+$/m);
     expect(adapted.text.match(/^\s+reload \S+$/m)?.[0]).toBe(text.match(/^\s+reload \S+$/m)?.[0]);
   });
@@ -67,15 +72,19 @@ describe('adaptCorefile', () => {
       'replaced: ready 172.38.7.1:28181',
       'replaced: prometheus 172.38.7.1:29153',
       'replaced: directory /tmp/zw-zones-test ^db\\.(.*)$ {1}',
+      'removed: ',
       'replaced: prometheus 172.38.7.1:29153',
       'removed: ',
     ]);
-    const removed = adapted.changes.find((change) => change.kind === 'removed');
-    expect(removed?.before.trim()).toMatch(/^forward \. /);
+    for (const removed of adapted.changes.filter((change) => change.kind === 'removed')) {
+      expect(removed.before.trim()).toMatch(/^forward \. /);
+    }
     expect(adapted.text).not.toMatch(/^\s*forward /m);
     expect(adapted.text).toBe(applyChanges(text, adapted.changes));
     // The server keys and bind lines are the shipped ones: CoreDNS expands them from the environment.
-    expect(adapted.text).toContain('{$CLUSTER_DOMAIN}:{$LOCAL_DNS_PORT} {');
+    expect(adapted.text).toContain(
+      '{$CLUSTER_DOMAIN}:{$LOCAL_DNS_PORT} in-addr.arpa:{$LOCAL_DNS_PORT} ip6.arpa:{$LOCAL_DNS_PORT} {',
+    );
     expect(adapted.text).toContain('bind {$LOCAL_DNS_ADDRESS}');
     expect(corefilePlaceholders(adapted.text)).toEqual([
       'CLUSTER_DOMAIN',
@@ -88,6 +97,12 @@ describe('adaptCorefile', () => {
     const adapted = adaptCorefile(shipped('node'), { ...adaptation, upstream: '127.0.0.1:20053' });
     expect(adapted.text).toMatch(/^\s+forward \. 127\.0\.0\.1:20053$/m);
     expect(adapted.changes.some((change) => change.kind === 'removed')).toBe(false);
+  });
+
+  it('reads the import files from the directory a test gives', () => {
+    const adapted = adaptCorefile(shipped('monitor'), { ...adaptation, importDirectory: '/tmp/zw-snippets' });
+    expect(adapted.text).toMatch(/^\s+import \/tmp\/zw-snippets\/\*\.conf$/m);
+    expect(adapted.text).not.toMatch(/^\s+import \/etc/m);
   });
 
   it('changes reload only when asked to (measurements)', () => {

@@ -13,7 +13,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import { dig, DigError } from './dig.js';
 import type { DigAnswer } from './dig.js';
 import { findRepoRoot } from './dns-tools.js';
@@ -133,6 +133,11 @@ export interface CorefileAdaptation {
    * Tests of shipped behaviour leave it unset.
    */
   readonly reload?: string;
+  /**
+   * Directory the files of an `import` line (the opt-in transfer snippet) come from instead of the shipped
+   * one; the file pattern stays. Undefined removes `import` lines, so nothing on this machine is read.
+   */
+  readonly importDirectory?: string;
 }
 
 export interface CorefileChange {
@@ -282,6 +287,14 @@ export function adaptCorefile(shipped: string, adaptation: CorefileAdaptation): 
         );
         return;
       }
+      case 'import': {
+        if (adaptation.importDirectory === undefined) {
+          changes.push({ line: number, kind: 'removed', before: original, after: '' });
+        } else {
+          replace(`${indent}import ${join(adaptation.importDirectory, basename(args[0] ?? ''))}`);
+        }
+        return;
+      }
       case 'reload': {
         if (adaptation.reload === undefined) out.push(original);
         else replace(`${indent}reload ${adaptation.reload}`);
@@ -338,6 +351,8 @@ export interface CoreDnsOptions {
   readonly ports?: Partial<CoreDnsPorts>;
   /** Measurements only: a `reload` interval instead of the shipped one (see CorefileAdaptation.reload). */
   readonly reload?: string;
+  /** Directory the Corefile's `import` files come from (see CorefileAdaptation.importDirectory). */
+  readonly importDirectory?: string;
   /** Binary; default findCoreDns(). */
   readonly binary?: string;
   /** Limit for start-up and for each wait; default 15000 ms. */
@@ -446,6 +461,7 @@ export async function startCoreDns(options: CoreDnsOptions): Promise<CoreDnsServ
       ports,
       ...(options.upstream === undefined ? {} : { upstream: options.upstream }),
       ...(options.reload === undefined ? {} : { reload: options.reload }),
+      ...(options.importDirectory === undefined ? {} : { importDirectory: options.importDirectory }),
     });
     const env: Record<string, string> = { ...(options.env ?? {}) };
     for (const [name, value] of Object.entries(corefile.env)) {

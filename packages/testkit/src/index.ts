@@ -10,6 +10,7 @@ export * from './containerd.js';
 export * from './cri-sandboxes.js';
 export * from './node-image.js';
 export * from './coredns.js';
+export * from './dns-round-robin.js';
 export * from './kube-apiserver.js';
 export * from './prometheus-text.js';
 export * from './proc-usage.js';

@@ -10,8 +10,13 @@ import type { SpawnedProcess } from './processes.js';
 export interface NamedZone {
   /** Zone origin, with or without the trailing dot. */
   readonly origin: string;
-  /** Zone file path; read again by reload(). */
+  /** Zone file path; read again by reload(). For a secondary zone: where named keeps the transferred copy. */
   readonly file: string;
+  /**
+   * Makes this a secondary zone transferred from these primaries (named accepts their NOTIFY, and refreshes
+   * only then or at the SOA refresh time). Default: a primary zone loaded from `file`.
+   */
+  readonly primaries?: readonly { readonly address: string; readonly port: number }[];
 }
 
 export interface NamedOptions {
@@ -80,8 +85,11 @@ function namedConf(directory: string, address: string, port: number, zones: read
     '};',
     // No control channel: no rndc key, no port 953 shared between instances.
     'controls { };',
-    ...zones.map(
-      (zone) => `zone ${quote(zoneName(zone.origin))} { type primary; file ${quote(resolve(zone.file))}; };`,
+    ...zones.map((zone) =>
+      zone.primaries === undefined
+        ? `zone ${quote(zoneName(zone.origin))} { type primary; file ${quote(resolve(zone.file))}; };`
+        : `zone ${quote(zoneName(zone.origin))} { type secondary; file ${quote(resolve(zone.file))}; ` +
+          `primaries { ${zone.primaries.map((primary) => `${primary.address} port ${primary.port};`).join(' ')} }; };`,
     ),
     '',
   ].join('\n');
@@ -168,7 +176,10 @@ async function waitForZones(
   const pending = new Map(
     zones.map((zone) => [
       zone.origin,
-      new RegExp(`^(?:\\S+ \\S+ )?zone ${escapeRegExp(zoneName(zone.origin))}/IN: loaded serial (\\d+)`, 'i'),
+      new RegExp(
+        `^(?:\\S+ \\S+ )?zone ${escapeRegExp(zoneName(zone.origin))}/IN: (?:loaded|transferred) serial (\\d+)`,
+        'i',
+      ),
     ]),
   );
   const description = `named on ${address}#${port} to load and serve ${zones.map((zone) => zone.origin).join(', ')}`;

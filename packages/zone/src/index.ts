@@ -14,6 +14,7 @@ export * from './parse.js';
 export * from './plan.js';
 export * from './reconciler.js';
 export * from './render.js';
+export * from './reverse.js';
 export * from './serial.js';
 export * from './skip.js';
 export * from './staleness.js';

@@ -3,7 +3,7 @@ import { reservedNames } from './config.js';
 import { ZoneError } from './errors.js';
 import type { AddressRecord, ClaimedRecord, ZoneConfig } from './model.js';
 import { recoverSerial, splitRenderedSerial, validateRenderedZone, type RenderedZone } from './render.js';
-import { nextSerial } from './serial.js';
+import { nextSerial, versionSerial } from './serial.js';
 import type { SkippedRecord } from './skip.js';
 import { diffSorted, renderBody, sortUnique, type RecordDiff } from './zone-text.js';
 
@@ -24,6 +24,11 @@ export interface PlanOptions {
   readonly nowMs: number;
   /** Use this serial instead of the serial rule (`render --serial`). */
   readonly serial?: number | undefined;
+  /**
+   * The version of the source state these entries reflect (Kubernetes resourceVersion): the serial is then
+   * derived from it (versionSerial), so replicas watching the same source agree. Default: the clock rule.
+   */
+  readonly sourceVersion?: bigint | undefined;
   /** Parse the final text back line by line and refuse it when it has a problem (default true). */
   readonly validate?: boolean | undefined;
   /** The names sources may not use (default: reservedNames(config); callers that plan often pass it). */
@@ -108,7 +113,11 @@ export function planZone(
     return { status: 'unchanged', ...outcome };
   }
   try {
-    const serial = fixedSerial ?? nextSerial(previous.serial, options.nowMs);
+    const serial =
+      fixedSerial ??
+      (options.sourceVersion === undefined
+        ? nextSerial(previous.serial, options.nowMs)
+        : versionSerial(previous.serial, options.sourceVersion).serial);
     body.chunks.unshift(body.head, String(serial));
     const text = body.chunks.join('');
     body.chunks.length = 0;

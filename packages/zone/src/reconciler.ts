@@ -7,6 +7,16 @@ import type { Logger } from './logger.js';
 import type { AddressRecord, ClaimedRecord, ZoneConfig } from './model.js';
 import { planZone, previousZoneFromText } from './plan.js';
 import type { RenderedZone } from './render.js';
+import {
+  planReverseZone,
+  reverseRecords,
+  reverseZoneConfig,
+  type PtrRecord,
+  type ReverseAddressCache,
+  type ReverseRange,
+  type ReverseZoneConfig,
+} from './reverse.js';
+import { parseSourceVersion } from './serial.js';
 import type { SkippedRecord } from './skip.js';
 import type { ZoneStore } from './store.js';
 
@@ -23,6 +33,11 @@ export interface SourceHandle {
   reportError(error: Error): void;
   /** The source works again after {@link reportError}. */
   reportHealthy(): void;
+  /**
+   * The version of the source's state after the changes just delivered (Kubernetes: the resourceVersion of
+   * the list or of the last watch event, per watched scope). Used only with `serials: 'source-version'`.
+   */
+  reportVersion?(version: string, scope?: string): void;
 }
 
 export interface WriteInfo {
@@ -45,6 +60,8 @@ export interface ReconcilerObserver {
   onRejected?(skipped: SkippedRecord): void;
   onWriteError?(error: Error): void;
   onSourceError?(source: string, error: Error): void;
+  /** After each flush with reverse zones: distinct addresses in no reverse range (not published). */
+  onReverseOutside?(origin: string, addresses: number): void;
 }
 
 export interface ReconcilerOptions {
@@ -62,6 +79,17 @@ export interface ReconcilerOptions {
   /** Parse every zone back and refuse to write it when it has a problem (default true). */
   readonly validate?: boolean;
   readonly observer?: ReconcilerObserver;
+  /**
+   * Reverse zones written beside the forward zone, one per range, with one PTR per address (see reverse.ts).
+   * They go through the same flush: same store, serial rule and validation.
+   */
+  readonly reverseRanges?: readonly ReverseRange[];
+  /**
+   * How serials are chosen: `clock` (default) is `max(previous + 1, unix seconds)`; `source-version` derives
+   * them from the versions the sources report (versionSerial), so replicas watching the same source write the
+   * same serial for the same content (ADR 0012). Until every source has reported a version, the clock rule.
+   */
+  readonly serials?: 'clock' | 'source-version';
 }
 
 export interface SourceStatus {
@@ -89,6 +117,22 @@ export interface ReconcilerStatus {
   /** See {@link Reconciler.behindSinceMs}. */
   readonly behindSinceMs: number | undefined;
   readonly sources: readonly SourceStatus[];
+  /** The reverse zones written beside the forward zone (empty without --reverse-zone). */
+  readonly reverseZones: readonly {
+    readonly origin: string;
+    readonly serial: number | undefined;
+    readonly records: number | undefined;
+  }[];
+}
+
+/** One reverse zone's state: what is on disk (or was found there at start) and its serial. */
+interface ReverseZoneState {
+  readonly range: ReverseRange;
+  readonly config: ReverseZoneConfig;
+  serial: number | undefined;
+  /** The text last written, or found on disk at start, split at the serial. */
+  rendered: RenderedZone | undefined;
+  records: readonly PtrRecord[] | undefined;
 }
 
 interface SourceState {
@@ -97,6 +141,8 @@ interface SourceState {
   synced: boolean;
   lastError: Error | undefined;
   failingSinceMs: number | undefined;
+  /** The last version reported per scope (reportVersion). */
+  readonly versions: Map<string, bigint>;
 }
 
 const MAX_TRACKED_EVENTS = 100_000;
@@ -150,12 +196,21 @@ export class Reconciler {
    */
   private catchingUpSinceMs: number | undefined;
   private readonly readyWaiters: (() => void)[] = [];
+  private readonly reverse: ReverseZoneState[];
+  private reverseCache: ReverseAddressCache | undefined;
 
   constructor(options: ReconcilerOptions) {
     this.options = options;
     this.debounceMs = options.debounceMs ?? 200;
     this.maxDelayMs = Math.max(options.maxDelayMs ?? 1000, this.debounceMs);
     this.reserved = reservedNames(options.config);
+    this.reverse = (options.reverseRanges ?? []).map((range) => ({
+      range,
+      config: reverseZoneConfig(range, options.config),
+      serial: undefined,
+      rendered: undefined,
+      records: undefined,
+    }));
   }
 
   get origin(): string {
@@ -172,6 +227,7 @@ export class Reconciler {
       synced: false,
       lastError: undefined,
       failingSinceMs: undefined,
+      versions: new Map(),
     };
     this.sources.push(state);
     return {
@@ -206,6 +262,16 @@ export class Reconciler {
         state.failingSinceMs ??= this.options.clock.now();
         this.options.observer?.onSourceError?.(name, error);
       },
+      reportVersion: (version, scope = '') => {
+        const parsed = parseSourceVersion(version);
+        if (parsed === undefined) {
+          this.options.logger.warn(
+            `source ${name} reported version ${JSON.stringify(version)}, not a number`,
+          );
+          return;
+        }
+        state.versions.set(scope, parsed);
+      },
       reportHealthy: () => {
         if (state.lastError !== undefined) this.options.logger.info(`source ${name} recovered`);
         if (state.failingSinceMs !== undefined && (this.dirty || this.writing !== undefined)) {
@@ -228,6 +294,14 @@ export class Reconciler {
       this.diskParts = previous.onDisk;
       this.serial = previous.serial;
       logger.info(`found zone ${config.origin} with serial ${this.serial ?? 'unknown'}`);
+    }
+    for (const zone of this.reverse) {
+      const text = await store.read(zone.config.origin);
+      if (text === undefined) continue;
+      const found = previousZoneFromText(text, zone.config.origin);
+      zone.rendered = found.onDisk;
+      zone.serial = found.serial;
+      logger.info(`found zone ${zone.config.origin} with serial ${zone.serial ?? 'unknown'}`);
     }
     this.started = true;
     this.schedule(true);
@@ -269,6 +343,11 @@ export class Reconciler {
         objects: source.entries.size,
         lastError: source.lastError?.message,
         failingSinceMs: source.failingSinceMs,
+      })),
+      reverseZones: this.reverse.map((zone) => ({
+        origin: zone.config.origin,
+        serial: zone.serial,
+        records: zone.records?.length,
       })),
     };
   }
@@ -378,11 +457,17 @@ export class Reconciler {
         config,
         this.allEntries(),
         { serial: this.serial, records: this.lastRecords, onDisk: this.diskParts },
-        { nowMs: started, validate: this.options.validate, reserved: this.reserved },
+        {
+          nowMs: started,
+          validate: this.options.validate,
+          reserved: this.reserved,
+          sourceVersion: this.sourceVersion(),
+        },
       );
       this.reportAssembly(plan.conflicts, plan.rejected);
       if (plan.status === 'unchanged') {
         this.unchanged(plan.records);
+        await this.writeReverse(plan.records);
         return;
       }
       if (plan.status === 'refused') throw plan.error;
@@ -410,6 +495,7 @@ export class Reconciler {
         `wrote zone ${config.origin} serial ${serial}: ${records.length} records, +${diff.added} \u2212${diff.removed}`,
         { durationMs: finished - started },
       );
+      await this.writeReverse(records);
       this.markReady();
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
@@ -433,6 +519,70 @@ export class Reconciler {
       });
       this.dirty = true;
       this.pendingEvents = events.concat(this.pendingEvents).slice(0, MAX_TRACKED_EVENTS);
+    }
+  }
+
+  /**
+   * The version the zone's content reflects with `serials: 'source-version'`: the lowest version over every
+   * source and scope (a scope behind the others is what the content is sure to include). Undefined with the
+   * clock rule, or while a source has not reported one.
+   */
+  private sourceVersion(): bigint | undefined {
+    if (this.options.serials !== 'source-version') return undefined;
+    let lowest: bigint | undefined;
+    for (const source of this.sources) {
+      if (source.versions.size === 0) return undefined;
+      for (const version of source.versions.values())
+        if (lowest === undefined || version < lowest) lowest = version;
+    }
+    return lowest;
+  }
+
+  /**
+   * Stores the reverse zones whose plan says "write" (the forward zone is already written or unchanged). A
+   * failure throws into write()'s handling: the next flush finds the forward zone unchanged and retries these.
+   */
+  private async writeReverse(sorted: readonly AddressRecord[]): Promise<void> {
+    if (this.reverse.length === 0) return;
+    const { config, store, clock, logger, observer } = this.options;
+    const ptrs = reverseRecords(
+      this.reverse.map((zone) => zone.range),
+      config.origin,
+      sorted,
+      this.reverseCache,
+    );
+    this.reverseCache = ptrs.cache;
+    observer?.onReverseOutside?.(config.origin, ptrs.outside);
+    for (let index = 0; index < this.reverse.length; index += 1) {
+      const zone = this.reverse[index] as ReverseZoneState;
+      const records = ptrs.zones[index]?.records ?? [];
+      const started = clock.now();
+      const plan = planReverseZone(zone.config, records, zone, {
+        nowMs: started,
+        validate: this.options.validate,
+        sourceVersion: this.sourceVersion(),
+      });
+      if (plan.status === 'refused') throw plan.error;
+      if (plan.status === 'write') {
+        await store.write(zone.config.origin, plan.text);
+        const finished = clock.now();
+        zone.serial = plan.serial;
+        observer?.onWrite?.({
+          origin: zone.config.origin,
+          serial: plan.serial,
+          records: records.length,
+          added: plan.added,
+          removed: plan.removed,
+          durationMs: finished - started,
+          eventDelaysMs: [],
+        });
+        logger.info(
+          `wrote zone ${zone.config.origin} serial ${plan.serial}: ${records.length} records, +${plan.added} \u2212${plan.removed}`,
+          { durationMs: finished - started },
+        );
+      }
+      zone.rendered = plan.rendered;
+      zone.records = records;
     }
   }
 

@@ -7,7 +7,14 @@ import {
   resolveRuntimeEndpoint,
   RuntimeEndpointError,
 } from '@zonewright/cri-watcher';
-import { createZoneConfig, systemClock, toAddress, type Logger, type ZoneConfig } from '@zonewright/zone';
+import {
+  createZoneConfig,
+  systemClock,
+  toAddress,
+  type Logger,
+  type ReverseRange,
+  type ZoneConfig,
+} from '@zonewright/zone';
 import { UsageError } from '../errors.js';
 import type { ZoneMetrics } from '../metrics.js';
 import { runZoneWatcher } from '../runtime.js';
@@ -22,6 +29,8 @@ export interface CriWatchSettings {
   readonly zonesDir: string;
   readonly nameServerIp: string | undefined;
   readonly ttl: number;
+  /** `--reverse-zone` ranges: one reverse zone each, PTRs to this zone's names. */
+  readonly reverseRanges?: readonly ReverseRange[];
   readonly debounceMs: number;
   readonly maxDelayMs: number;
   /** /healthz turns 503 after zone writes failed this long without a break (default 60 s). */
@@ -121,6 +130,7 @@ export async function runCriWatch(
     await runZoneWatcher({
       command: 'cri-watch',
       config,
+      reverseRanges: settings.reverseRanges ?? [],
       zonesDir: settings.zonesDir,
       debounceMs: settings.debounceMs,
       maxDelayMs: settings.maxDelayMs,

@@ -1,4 +1,4 @@
-import { lookup, serialToDate, type ParsedRecord } from '@zonewright/zone';
+import { lookup, reverseNameOf, serialToDate, type ParsedRecord } from '@zonewright/zone';
 import { UsageError } from '../errors.js';
 import { findZoneFiles, loadZone, type LoadedZone } from '../zone-files.js';
 
@@ -86,19 +86,21 @@ export async function runInspect(options: InspectOptions, out: (line: string) =>
   const zones = await Promise.all(files.map((file) => loadZone(file, options.origin)));
 
   if (options.name !== undefined) {
-    const zone = zoneFor(zones, options.name);
-    const name = `${options.name.replace(/\.$/, '').toLowerCase()}.`;
+    // An IP address asks for its PTR record (`dig -x`): look up its in-addr.arpa / ip6.arpa name.
+    const reverse = reverseNameOf(options.name);
+    const asked = reverse ?? options.name;
+    const type = options.type ?? (reverse === undefined ? undefined : 'PTR');
+    const zone = zoneFor(zones, asked);
+    const name = `${asked.replace(/\.$/, '').toLowerCase()}.`;
     const answer =
-      zone === undefined
-        ? { status: 'NOTAUTH' as const, name }
-        : lookup(zone.parsed, options.name, options.type);
+      zone === undefined ? { status: 'NOTAUTH' as const, name } : lookup(zone.parsed, asked, type);
     const records = answer.status === 'NOERROR' ? answer.records.map(view) : [];
     if (options.json) {
       out(
         JSON.stringify(
           {
             name,
-            type: options.type?.toUpperCase() ?? 'ANY',
+            type: type?.toUpperCase() ?? 'ANY',
             status: answer.status,
             zone: zone?.origin === undefined ? null : `${zone.origin}.`,
             file: zone?.file ?? null,
@@ -112,7 +114,7 @@ export async function runInspect(options: InspectOptions, out: (line: string) =>
       for (const line of table(records)) out(line);
     } else {
       const why = {
-        NODATA: `NODATA: ${name} exists in zone ${zone?.origin ?? ''}. but has no ${options.type?.toUpperCase() ?? ''} record`,
+        NODATA: `NODATA: ${name} exists in zone ${zone?.origin ?? ''}. but has no ${type?.toUpperCase() ?? ''} record`,
         NXDOMAIN: `NXDOMAIN: ${name} does not exist in zone ${zone?.origin ?? ''}.`,
         NOTAUTH: `NOTAUTH: ${name} is not in any zone under ${options.target}`,
       }[answer.status];

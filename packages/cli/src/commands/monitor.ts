@@ -9,6 +9,7 @@ import {
   previousZoneFromText,
   type Logger,
   type SkippedRecord,
+  type ReverseRange,
   type ZoneConfig,
 } from '@zonewright/zone';
 import { UsageError } from '../errors.js';
@@ -26,6 +27,8 @@ export interface MonitorSettings {
   readonly namespaces: readonly string[];
   readonly excludeNamespaces: readonly string[];
   readonly ttl: number;
+  /** `--reverse-zone` ranges: one reverse zone each, PTRs to this zone's names. */
+  readonly reverseRanges?: readonly ReverseRange[];
   readonly debounceMs: number;
   readonly maxDelayMs: number;
   /** /healthz turns 503 after zone writes failed this long without a break (default 60 s). */
@@ -102,6 +105,9 @@ export async function runMonitor(
   await runZoneWatcher({
     command: 'monitor',
     config,
+    reverseRanges: settings.reverseRanges ?? [],
+    // Replicas watching the same API server write the same serial for the same content (ADR 0012).
+    serials: settings.source === 'kubernetes' ? 'source-version' : 'clock',
     zonesDir: settings.zonesDir,
     debounceMs: settings.debounceMs,
     maxDelayMs: settings.maxDelayMs,

@@ -7,7 +7,7 @@ import {
   IPTABLES_BACKEND_CHOICES,
   type NodeSetupOptions,
 } from '@zonewright/node-setup';
-import { toAddress } from '@zonewright/zone';
+import { parseReverseRanges, toAddress } from '@zonewright/zone';
 import { LOG_LEVELS } from '../logging.js';
 import { parseListen } from '../ops-server.js';
 import {
@@ -77,6 +77,21 @@ const listen = (value: string) =>
     check: notListenable,
     help: 'address for /healthz, /readyz (ready once the first complete zone is on disk) and /metrics',
   });
+/** `--reverse-zone`, the same for both watchers: each item is checked by the zone package's range parser. */
+const reverseZone = () =>
+  list({
+    env: ['ZONEWRIGHT_REVERSE_ZONE'],
+    allowed: 'CIDR ranges, comma-separated (IPv4 /8 /16 /24, IPv6 on nibbles)',
+    help: 'also write one reverse zone (PTR) per range, e.g. 10.10.0.0/16,fd00:10::/48',
+    check: (item) => {
+      try {
+        parseReverseRanges(item);
+        return undefined;
+      } catch (error) {
+        return (error as Error).message;
+      }
+    },
+  });
 const once = (help: string) => boolean({ default: false, help });
 const allowNonRoutable = () =>
   boolean({ default: false, help: 'keep link-local, loopback and other non-routable addresses' });
@@ -118,6 +133,7 @@ export const MONITOR_OPTIONS = {
   }),
   excludeNamespaces: excludeNamespaces(),
   ttl: ttl(),
+  reverseZone: reverseZone(),
   debounceMs: debounce('200ms', 'quiet time after the last change before the zone is written'),
   maxDelayMs: maxDelay('1s', 'longest a change waits for its write while changes keep coming'),
   unhealthyAfterMs: unhealthyAfter(),
@@ -204,6 +220,7 @@ export const CRI_WATCH_OPTIONS = {
     help: 'glue address of ns.<cluster-domain>',
   }),
   ttl: ttl(),
+  reverseZone: reverseZone(),
   debounceMs: debounce('20ms', 'quiet time after a poll changed something before the zone is written'),
   maxDelayMs: maxDelay('100ms', 'longest a change waits for its write'),
   timeoutMs: duration({

@@ -1,0 +1,177 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import * as fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { checkZone, lookup } from './check.js';
+import { ManualClock } from '@zonewright/testkit';
+import { defaultZoneConfig } from './config.js';
+import { silentLogger } from './logger.js';
+import type { ClaimedRecord } from './model.js';
+import { parseZone } from './parse.js';
+import { Reconciler, type WriteInfo } from './reconciler.js';
+import { recoverSerial } from './render.js';
+import { parseReverseRanges, reverseName } from './reverse.js';
+import { FileZoneStore, type ZoneStore } from './store.js';
+
+const config = defaultZoneConfig('vm.example.com', ['10.10.0.53']);
+const ranges = parseReverseRanges('10.10.0.0/16,fd00:10::/48');
+const V4 = '10.10.in-addr.arpa';
+const V6 = '0.0.0.0.0.1.0.0.0.0.d.f.ip6.arpa';
+
+const vmi = (name: string, ns: string, address: string): ClaimedRecord[] => {
+  const type = address.includes(':') ? 'AAAA' : 'A';
+  return [
+    { name: `nic1.${name}.${ns}`, type, address, claim: 'exclusive' },
+    { name: `${name}.${ns}`, type, address, claim: 'exclusive' },
+  ];
+};
+
+let directory: string;
+beforeEach(async () => {
+  directory = await fs.mkdtemp(path.join(os.tmpdir(), 'zw-reverse-'));
+});
+afterEach(async () => {
+  await fs.rm(directory, { recursive: true, force: true });
+});
+
+function start(store: ZoneStore, clock: ManualClock, reverse = ranges) {
+  const writes: WriteInfo[] = [];
+  const outside: number[] = [];
+  const reconciler = new Reconciler({
+    config,
+    store,
+    clock,
+    logger: silentLogger,
+    debounceMs: 100,
+    maxDelayMs: 500,
+    retryMinMs: 1000,
+    reverseRanges: reverse,
+    observer: {
+      onWrite: (info) => writes.push(info),
+      onReverseOutside: (_origin, count) => outside.push(count),
+    },
+  });
+  return { reconciler, source: reconciler.registerSource('vmis'), writes, outside };
+}
+
+async function ptr(address: string, origin: string): Promise<string[]> {
+  const parsed = parseZone(await fs.readFile(path.join(directory, `db.${origin}`), 'utf8'));
+  expect(parsed.problems).toEqual([]);
+  expect(checkZone(parsed)).toEqual([]);
+  const answer = lookup(parsed, reverseName(address.includes(':') ? 'AAAA' : 'A', address), 'PTR');
+  return answer.status === 'NOERROR'
+    ? answer.records.map((record) => record.rdata[0] ?? '')
+    : [answer.status];
+}
+
+async function serialOf(origin: string): Promise<number | undefined> {
+  return recoverSerial(await fs.readFile(path.join(directory, `db.${origin}`), 'utf8'), origin);
+}
+
+describe('Reconciler with reverse zones', () => {
+  it('writes one reverse zone per range beside the forward zone, and follows changes', async () => {
+    const clock = new ManualClock();
+    const { reconciler, source, writes, outside } = start(new FileZoneStore(directory), clock);
+    await reconciler.start();
+    source.replaceAll(
+      new Map([
+        ['a', vmi('web', 'default', '10.10.3.4')],
+        ['b', vmi('db', 'prod', 'fd00:10::9')],
+        ['c', vmi('far', 'prod', '192.0.2.7')],
+      ]),
+    );
+    source.markSynced();
+    await clock.advance(0);
+    await reconciler.idle();
+    expect(writes.map((write) => write.origin)).toEqual(['vm.example.com', V4, V6]);
+    expect(outside).toEqual([1]);
+    expect(await ptr('10.10.3.4', V4)).toEqual(['nic1.web.default.vm.example.com']);
+    expect(await ptr('fd00:10::9', V6)).toEqual(['nic1.db.prod.vm.example.com']);
+    expect(await ptr('10.10.3.5', V4)).toEqual(['NXDOMAIN']);
+    const v6Serial = await serialOf(V6);
+
+    // The VM moves: its old PTR is gone, the new one answers; the IPv6 zone is not touched.
+    await clock.advance(5000);
+    await reconciler.idle();
+    source.upsert('a', vmi('web', 'default', '10.10.3.5'));
+    await clock.advance(1000);
+    await reconciler.idle();
+    expect(await ptr('10.10.3.5', V4)).toEqual(['nic1.web.default.vm.example.com']);
+    expect(await ptr('10.10.3.4', V4)).toEqual(['NXDOMAIN']);
+    expect(writes.slice(3).map((write) => [write.origin, write.added, write.removed])).toEqual([
+      ['vm.example.com', 2, 2],
+      [V4, 1, 1],
+    ]);
+    expect(await serialOf(V6)).toBe(v6Serial);
+
+    // A change outside every range rewrites only the forward zone.
+    source.upsert('c', vmi('far', 'prod', '192.0.2.8'));
+    await clock.advance(1000);
+    await reconciler.idle();
+    expect(writes.slice(5).map((write) => write.origin)).toEqual(['vm.example.com']);
+    await reconciler.stop();
+  });
+
+  it('keeps unchanged files at a restart and writes a newly configured reverse zone', async () => {
+    const clock = new ManualClock();
+    const first = start(new FileZoneStore(directory), clock, []);
+    await first.reconciler.start();
+    first.source.replaceAll(new Map([['a', vmi('web', 'default', '10.10.3.4')]]));
+    first.source.markSynced();
+    await clock.advance(0);
+    await first.reconciler.idle();
+    await first.reconciler.stop();
+    const forwardSerial = await serialOf(config.origin);
+
+    await clock.advance(10_000);
+    const second = start(new FileZoneStore(directory), clock);
+    await second.reconciler.start();
+    second.source.replaceAll(new Map([['a', vmi('web', 'default', '10.10.3.4')]]));
+    second.source.markSynced();
+    await clock.advance(0);
+    await second.reconciler.idle();
+    expect(second.writes.map((write) => write.origin)).toEqual([V4, V6]);
+    expect(await serialOf(config.origin)).toBe(forwardSerial);
+    expect(await ptr('10.10.3.4', V4)).toEqual(['nic1.web.default.vm.example.com']);
+    await second.reconciler.stop();
+
+    const third = start(new FileZoneStore(directory), clock);
+    await third.reconciler.start();
+    third.source.replaceAll(new Map([['a', vmi('web', 'default', '10.10.3.4')]]));
+    third.source.markSynced();
+    await clock.advance(0);
+    await third.reconciler.idle();
+    expect(third.writes).toEqual([]);
+    expect(third.reconciler.isReady()).toBe(true);
+    expect(third.reconciler.status().reverseZones.map((zone) => zone.records)).toEqual([1, 0]);
+    await third.reconciler.stop();
+  });
+
+  it('retries a failed reverse-zone write; the forward zone is written once', async () => {
+    const clock = new ManualClock();
+    const files = new FileZoneStore(directory);
+    let failures = 1;
+    const store: ZoneStore = {
+      read: (origin) => files.read(origin),
+      write: (origin, text) => {
+        if (origin === V4 && failures > 0) {
+          failures -= 1;
+          return Promise.reject(new Error('disk full'));
+        }
+        return files.write(origin, text);
+      },
+    };
+    const { reconciler, source, writes } = start(store, clock);
+    await reconciler.start();
+    source.replaceAll(new Map([['a', vmi('web', 'default', '10.10.3.4')]]));
+    source.markSynced();
+    await clock.advance(0);
+    await reconciler.idle();
+    expect(reconciler.status().lastWriteError).toBe('disk full');
+    await clock.advance(2000);
+    await reconciler.idle();
+    expect(writes.map((write) => write.origin)).toEqual(['vm.example.com', V4, V6]);
+    expect(await ptr('10.10.3.4', V4)).toEqual(['nic1.web.default.vm.example.com']);
+    await reconciler.stop();
+  });
+});

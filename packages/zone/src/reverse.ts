@@ -1,0 +1,468 @@
+// Reverse zones (PTR): configured address ranges, their reverse origins, and the PTR records derived from a
+// forward zone's address records. Pure: the reconciler writes the text through the same store and rules as
+// the forward zone.
+import ipaddr from 'ipaddr.js';
+import { addressSortKey } from './addresses.js';
+import { InvalidZoneError, ZoneError } from './errors.js';
+import type { AddressRecord, AddressType, SoaTimers, ZoneConfig } from './model.js';
+import { joinRendered, type RenderedZone } from './render.js';
+import { nextSerial, versionSerial } from './serial.js';
+
+/** A `--reverse-zone` value that cannot be used; the message names the value and what is wrong. */
+export class InvalidReverseRangeError extends ZoneError {}
+
+/** One configured range, served as one reverse zone. */
+export interface ReverseRange {
+  /** The range as given, normalized: `10.10.0.0/16`, `fd00:10::/48`. */
+  readonly cidr: string;
+  readonly type: AddressType;
+  readonly prefixLength: number;
+  /** `10.10.in-addr.arpa`, `0.1.0.0.0.0.d.f.ip6.arpa` (no trailing dot). */
+  readonly origin: string;
+}
+
+/** A PTR record: owner relative to the reverse origin, target absolute (with the trailing dot). */
+export interface PtrRecord {
+  readonly name: string;
+  readonly target: string;
+  /** Numeric sort key of the address (see addressSortKey). */
+  readonly key: string;
+}
+
+export interface ReverseZoneContent {
+  readonly range: ReverseRange;
+  /** One PTR per address, sorted by address. */
+  readonly records: readonly PtrRecord[];
+}
+
+export interface ReversePlan {
+  readonly zones: readonly ReverseZoneContent[];
+  /** Distinct addresses of the forward zone that fall in no configured range (not published). */
+  readonly outside: number;
+  /** Per-address results to pass to the next call (only this call's addresses). */
+  readonly cache: ReverseAddressCache;
+}
+
+const MAX_RANGES = 64;
+
+function fail(input: string, why: string): never {
+  throw new InvalidReverseRangeError(`reverse zone ${JSON.stringify(input)}: ${why}`);
+}
+
+function parseOne(input: string): ReverseRange {
+  const slash = input.indexOf('/');
+  if (slash < 0) fail(input, 'expected an address range such as 10.10.0.0/16 or fd00:10::/48');
+  const addressText = input.slice(0, slash);
+  const lengthText = input.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(lengthText))
+    fail(input, `prefix length ${JSON.stringify(lengthText)} is not a number`);
+  const prefixLength = Number(lengthText);
+  if (!addressText.includes(':') && ipaddr.IPv4.isValidFourPartDecimal(addressText)) {
+    if (prefixLength !== 8 && prefixLength !== 16 && prefixLength !== 24) {
+      fail(input, 'IPv4 ranges must end on an octet boundary: /8, /16 or /24');
+    }
+    const octets = ipaddr.IPv4.parse(addressText).octets;
+    const kept = prefixLength / 8;
+    if (octets.slice(kept).some((octet) => octet !== 0)) {
+      fail(
+        input,
+        `host bits are set; did you mean ${octets.slice(0, kept).concat([0, 0, 0]).slice(0, 4).join('.')}/${prefixLength}?`,
+      );
+    }
+    const labels = octets.slice(0, kept).reverse().map(String);
+    return {
+      cidr: `${octets.join('.')}/${prefixLength}`,
+      type: 'A',
+      prefixLength,
+      origin: `${labels.join('.')}.in-addr.arpa`,
+    };
+  }
+  if (!addressText.includes('%') && ipaddr.IPv6.isValid(addressText)) {
+    if (prefixLength === 0 || prefixLength > 124 || prefixLength % 4 !== 0) {
+      fail(input, 'IPv6 ranges must end on a nibble boundary: a multiple of 4 from /4 to /124');
+    }
+    const address = ipaddr.IPv6.parse(addressText);
+    if (address.isIPv4MappedAddress()) fail(input, 'write IPv4-mapped ranges as IPv4');
+    const nibbles = nibblesOf(address);
+    const kept = prefixLength / 4;
+    if (nibbles.slice(kept).some((nibble) => nibble !== '0')) {
+      const network = ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/${prefixLength}`);
+      fail(input, `host bits are set; did you mean ${network.toRFC5952String()}/${prefixLength}?`);
+    }
+    return {
+      cidr: `${address.toRFC5952String()}/${prefixLength}`,
+      type: 'AAAA',
+      prefixLength,
+      origin: `${nibbles.slice(0, kept).reverse().join('.')}.ip6.arpa`,
+    };
+  }
+  return fail(input, `${JSON.stringify(addressText)} is not an IPv4 or IPv6 address`);
+}
+
+function nibblesOf(address: ipaddr.IPv6): string[] {
+  const nibbles: string[] = [];
+  for (const part of address.parts) {
+    const hex = part.toString(16).padStart(4, '0');
+    for (const nibble of hex) nibbles.push(nibble);
+  }
+  return nibbles;
+}
+
+/** True when `inner`'s origin is `outer`'s origin or below it (the ranges overlap). */
+function within(inner: ReverseRange, outer: ReverseRange): boolean {
+  return inner.origin === outer.origin || inner.origin.endsWith(`.${outer.origin}`);
+}
+
+/**
+ * Parses configured ranges (`10.10.0.0/16,fd00:10::/48`, or several values): IPv4 on octet boundaries
+ * (/8, /16, /24), IPv6 on nibble boundaries. Duplicates and overlapping ranges are refused (an address must
+ * belong to exactly one reverse zone). Throws {@link InvalidReverseRangeError} naming the bad value.
+ */
+export function parseReverseRanges(input: string | readonly string[]): ReverseRange[] {
+  const values = (typeof input === 'string' ? [input] : input)
+    .flatMap((value) => value.split(','))
+    .map((value) => value.trim())
+    .filter((value) => value.length > 0);
+  if (values.length > MAX_RANGES) {
+    throw new InvalidReverseRangeError(
+      `${values.length} reverse zones configured; at most ${MAX_RANGES} (CoreDNS matches every query against every zone)`,
+    );
+  }
+  const ranges: ReverseRange[] = [];
+  for (const value of values) {
+    const range = parseOne(value);
+    const other = ranges.find((earlier) => within(range, earlier) || within(earlier, range));
+    if (other !== undefined) {
+      throw new InvalidReverseRangeError(
+        other.cidr === range.cidr
+          ? `reverse zone ${range.cidr} is given twice`
+          : `reverse zones ${other.cidr} and ${range.cidr} overlap; give only one of them`,
+      );
+    }
+    ranges.push(range);
+  }
+  return ranges;
+}
+
+/** The full reverse name of a canonical address, without the trailing dot (`4.3.10.10.in-addr.arpa`). */
+export function reverseName(type: AddressType, address: string): string {
+  if (type === 'A') return `${address.split('.').reverse().join('.')}.in-addr.arpa`;
+  return reverseNibbles(addressSortKey('AAAA', address));
+}
+
+/** The reverse name of any IP address text, or undefined when it is not one (for `inspect --name`). */
+export function reverseNameOf(input: string): string | undefined {
+  if (!input.includes(':') && ipaddr.IPv4.isValidFourPartDecimal(input)) {
+    return reverseName('A', ipaddr.IPv4.parse(input).toString());
+  }
+  if (!input.includes('%') && ipaddr.IPv6.isValid(input)) {
+    const v6 = ipaddr.IPv6.parse(input);
+    if (v6.isIPv4MappedAddress()) return reverseName('A', v6.toIPv4Address().toString());
+    return reverseName('AAAA', v6.toRFC5952String());
+  }
+  return undefined;
+}
+
+function labelCount(name: string): number {
+  let count = 1;
+  for (let index = name.indexOf('.'); index >= 0; index = name.indexOf('.', index + 1)) count += 1;
+  return count;
+}
+
+/** Prefix of the address sort key a range covers (IPv4: hex digits; IPv6: nibbles with the colons). */
+function rangeKeyPrefix(range: ReverseRange): string {
+  const [address = ''] = range.cidr.split('/');
+  const key = addressSortKey(range.type, address);
+  if (range.type === 'A') return key.slice(0, range.prefixLength / 4);
+  const nibbles = range.prefixLength / 4;
+  return key.slice(0, nibbles + Math.floor((nibbles - 1) / 4));
+}
+
+/** Which of several names of one address its PTR names: the most labels, then the lowest name. */
+function preferred(candidate: string, current: string): boolean {
+  const candidateLabels = labelCount(candidate);
+  const currentLabels = labelCount(current);
+  if (candidateLabels !== currentLabels) return candidateLabels > currentLabels;
+  return candidate < current;
+}
+
+/**
+ * The PTR records of every configured range, from the forward zone's records (names relative to
+ * `forwardOrigin`). One PTR per address: when several names have the address, the most specific one (most
+ * labels: `<iface>.<vmi>.<ns>` over `<vmi>.<ns>`, `<host>.<ns>.svc` over `<host>.svc`), and among equally
+ * specific names the lowest, so replicas and restarts agree. Addresses in no range are counted, not published.
+ */
+export function reverseRecords(
+  ranges: readonly ReverseRange[],
+  forwardOrigin: string,
+  records: readonly AddressRecord[],
+  previous?: ReverseAddressCache,
+): ReversePlan {
+  const v4 = ranges.flatMap((range, index) =>
+    range.type === 'A'
+      ? [
+          {
+            index,
+            prefix: `${range.cidr
+              .split('.')
+              .slice(0, range.prefixLength / 8)
+              .join('.')}.`,
+          },
+        ]
+      : [],
+  );
+  const v6 = ranges.flatMap((range, index) =>
+    range.type === 'AAAA' ? [{ index, prefix: rangeKeyPrefix(range) }] : [],
+  );
+  // Canonical addresses are unique strings: everything is keyed by the address text, and what an address
+  // gives (its zone, sort key and reverse owner) is worked out once and kept for the next flush.
+  const cache: ReverseAddressCache = new Map();
+  const chosen = ranges.map(() => new Map<string, { name: string; info: AddressInfo }>());
+  let outside = 0;
+  for (const record of records) {
+    const { address } = record;
+    let info = cache.get(address);
+    if (info === undefined) {
+      info = previous?.get(address) ?? addressInfo(record.type, address, ranges, v4, v6);
+      cache.set(address, info);
+      if (info.zone < 0) outside += 1;
+    }
+    if (info.zone < 0) continue;
+    const byAddress = chosen[info.zone] as Map<string, { name: string; info: AddressInfo }>;
+    const current = byAddress.get(address);
+    if (current === undefined) byAddress.set(address, { name: record.name, info });
+    else if (preferred(record.name, current.name)) current.name = record.name;
+  }
+  const zones = ranges.map((range, index) => {
+    const byAddress = chosen[index] as Map<string, { name: string; info: AddressInfo }>;
+    const ptrs: PtrRecord[] = [];
+    for (const { name, info } of byAddress.values()) {
+      ptrs.push({ name: info.owner, target: `${name}.${forwardOrigin}.`, key: info.key });
+    }
+    ptrs.sort((left, right) => (left.key < right.key ? -1 : left.key > right.key ? 1 : 0));
+    return { range, records: ptrs };
+  });
+  return { zones, outside, cache };
+}
+
+/** What reverseRecords worked out per address; pass `plan.cache` back to the next call. */
+export type ReverseAddressCache = ReadonlyMap<string, AddressInfo> & Map<string, AddressInfo>;
+
+interface AddressInfo {
+  /** Index of the range, or -1 outside every range. */
+  readonly zone: number;
+  readonly key: string;
+  /** Owner name relative to the reverse origin. */
+  readonly owner: string;
+}
+
+function addressInfo(
+  type: AddressType,
+  address: string,
+  ranges: readonly ReverseRange[],
+  v4: readonly { index: number; prefix: string }[],
+  v6: readonly { index: number; prefix: string }[],
+): AddressInfo {
+  let zone = -1;
+  let key = '';
+  if (type === 'A') {
+    for (const entry of v4) if (address.startsWith(entry.prefix)) zone = entry.index;
+  } else if (v6.length > 0) {
+    key = addressSortKey('AAAA', address);
+    for (const entry of v6) if (key.startsWith(entry.prefix)) zone = entry.index;
+  }
+  const range = ranges[zone];
+  if (range === undefined) return { zone: -1, key, owner: '' };
+  if (type === 'A') key = addressSortKey('A', address);
+  const full = type === 'A' ? reverseName('A', address) : reverseNibbles(key);
+  return { zone, key, owner: full.slice(0, full.length - range.origin.length - 1) };
+}
+
+/** `x.x.….ip6.arpa` from an expanded IPv6 sort key (`fd00:0010:…`). */
+function reverseNibbles(key: string): string {
+  let name = '';
+  for (let index = key.length - 1; index >= 0; index -= 1) {
+    const character = key[index] as string;
+    if (character !== ':') name += `${character}.`;
+  }
+  return `${name}ip6.arpa`;
+}
+
+/** What a reverse zone's SOA and NS say: the forward zone's name server and hostmaster, its TTL and timers. */
+export interface ReverseZoneConfig {
+  readonly origin: string;
+  readonly ttl: number;
+  readonly nameServer: string;
+  readonly hostmaster: string;
+  readonly soa: SoaTimers;
+  readonly cidr: string;
+}
+
+export function reverseZoneConfig(range: ReverseRange, forward: ZoneConfig): ReverseZoneConfig {
+  return Object.freeze({
+    origin: range.origin,
+    ttl: forward.ttl,
+    nameServer: `${forward.nameServer.name}.${forward.origin}.`,
+    hostmaster: `${forward.hostmaster}.${forward.origin}.`,
+    soa: forward.soa,
+    cidr: range.cidr,
+  });
+}
+
+/**
+ * Renders a reverse zone in the same two parts as the forward renderer (`head` up to the serial), with the
+ * same four header lines, so recoverSerial and splitRenderedSerial read it too.
+ */
+export function renderReverseZoneParts(
+  config: ReverseZoneConfig,
+  records: readonly PtrRecord[],
+): RenderedZone {
+  const { origin, ttl, soa } = config;
+  const head =
+    `; zone ${origin}: reverse of ${config.cidr}, written by zonewright, do not edit (the next write replaces this file)\n` +
+    `$ORIGIN ${origin}.\n` +
+    `$TTL ${ttl}\n` +
+    `@\tIN\tSOA\t${config.nameServer} ${config.hostmaster} `;
+  const lines = [
+    ` ${soa.refresh} ${soa.retry} ${soa.expire} ${soa.minimum}\n`,
+    `@\tIN\tNS\t${config.nameServer}\n`,
+  ];
+  for (const record of records) lines.push(`${record.name}\tIN\tPTR\t${record.target}\n`);
+  return { head, tail: lines.join('') };
+}
+
+const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+const V4_OWNER = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(?:\\.(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){0,2}';
+const V6_OWNER = '[0-9a-f](?:\\.[0-9a-f]){0,30}';
+
+/**
+ * Checks reverse-zone text before it is renamed into place: the header, a serial of 1-4294967295, the NS
+ * line, and then only `<owner> IN PTR <absolute name>.` lines whose owner has exactly the labels an address
+ * in this zone has. Throws {@link InvalidZoneError} naming the first bad line.
+ */
+export function validateReverseZone(text: string, config: ReverseZoneConfig, expectedRecords: number): void {
+  const { origin } = config;
+  const failAt = (line: number, message: string): never => {
+    throw new InvalidZoneError(`zone ${origin} failed validation at line ${line}: ${message}`);
+  };
+  const lines = text.split('\n');
+  if (lines.at(-1) !== '') failAt(lines.length, 'the zone does not end with a line end');
+  lines.pop();
+  if (
+    !(lines[0] ?? '').startsWith(`; zone ${origin}:`) ||
+    lines[1] !== `$ORIGIN ${origin}.` ||
+    !/^\$TTL \d{1,10}$/.test(lines[2] ?? '')
+  ) {
+    failAt(1, 'header is not the one zonewright writes');
+  }
+  const soa = new RegExp(
+    `^@\\tIN\\tSOA\\t(?:${LABEL}\\.)+ (?:${LABEL}\\.)+ (\\d{1,10}) \\d{1,10} \\d{1,10} \\d{1,10} \\d{1,10}$`,
+  ).exec(lines[3] ?? '');
+  const serial = Number(soa?.[1]);
+  if (soa === null || !Number.isInteger(serial) || serial < 1 || serial > 0xffffffff) {
+    failAt(4, 'SOA line is not in the expected form with a serial of 1-4294967295');
+  }
+  if (lines[4] !== `@\tIN\tNS\t${config.nameServer}`) failAt(5, 'NS record expected');
+  const isV4 = origin.endsWith('.in-addr.arpa');
+  const ownerLabels = isV4 ? 4 - (labelCount(origin) - 2) : 32 - (labelCount(origin) - 2);
+  const record = new RegExp(`^(${isV4 ? V4_OWNER : V6_OWNER})\\tIN\\tPTR\\t(?:${LABEL}\\.)+$`);
+  for (let index = 5; index < lines.length; index += 1) {
+    const line = lines[index] as string;
+    const match = record.exec(line);
+    if (match === null || labelCount(match[1] as string) !== ownerLabels || line.length > 512) {
+      failAt(index + 1, `not a valid PTR record: ${JSON.stringify(line.slice(0, 80))}`);
+    }
+  }
+  if (lines.length - 5 !== expectedRecords) {
+    failAt(lines.length, `expected ${expectedRecords} PTR records, found ${lines.length - 5}`);
+  }
+}
+
+/** What is known about a reverse zone now: its serial and text (last written, or found on disk at start). */
+export interface PreviousReverseZone {
+  readonly serial?: number | undefined;
+  readonly rendered?: RenderedZone | undefined;
+  /** The PTRs last written (for the +added/−removed counts); undefined after a restart. */
+  readonly records?: readonly PtrRecord[] | undefined;
+}
+
+export type ReverseZonePlan =
+  | { readonly status: 'unchanged'; readonly rendered: RenderedZone }
+  | {
+      readonly status: 'write';
+      readonly rendered: RenderedZone;
+      readonly text: string;
+      readonly serial: number;
+      readonly added: number;
+      readonly removed: number;
+    }
+  | { readonly status: 'refused'; readonly rendered: RenderedZone; readonly error: ZoneError };
+
+/**
+ * The pure plan of one reverse zone, like planZone for the forward zone: "unchanged" when the text would
+ * differ only by its serial (or the zone on disk already has it), else the validated text and the serial the
+ * serial rule gives (`serial` overrides the rule, as `render --serial` does).
+ */
+export function planReverseZone(
+  config: ReverseZoneConfig,
+  records: readonly PtrRecord[],
+  previous: PreviousReverseZone,
+  options: {
+    readonly nowMs: number;
+    readonly validate?: boolean | undefined;
+    readonly serial?: number;
+    /** As in planZone: derive the serial from the source version instead of the clock. */
+    readonly sourceVersion?: bigint | undefined;
+  },
+): ReverseZonePlan {
+  const rendered = renderReverseZoneParts(config, records);
+  const known = previous.rendered;
+  if (known?.head === rendered.head && known.tail === rendered.tail && options.serial === undefined) {
+    return { status: 'unchanged', rendered };
+  }
+  try {
+    const serial =
+      options.serial ??
+      (options.sourceVersion === undefined
+        ? nextSerial(previous.serial, options.nowMs)
+        : versionSerial(previous.serial, options.sourceVersion).serial);
+    const text = joinRendered(rendered, serial);
+    if (options.validate ?? true) validateReverseZone(text, config, records.length);
+    const { added, removed } = diffPtr(previous.records, records);
+    return { status: 'write', rendered, text, serial, added, removed };
+  } catch (error) {
+    if (error instanceof ZoneError) return { status: 'refused', rendered, error };
+    throw error;
+  }
+}
+
+/** Added and removed PTRs between two lists sorted by key, in one pass (all added when the previous is unknown). */
+function diffPtr(
+  previous: readonly PtrRecord[] | undefined,
+  next: readonly PtrRecord[],
+): { added: number; removed: number } {
+  if (previous === undefined) return { added: next.length, removed: 0 };
+  let added = 0;
+  let removed = 0;
+  let left = 0;
+  let right = 0;
+  while (left < previous.length && right < next.length) {
+    const old = previous[left] as PtrRecord;
+    const now = next[right] as PtrRecord;
+    if (old.key === now.key) {
+      if (old.target !== now.target) {
+        added += 1;
+        removed += 1;
+      }
+      left += 1;
+      right += 1;
+    } else if (old.key < now.key) {
+      removed += 1;
+      left += 1;
+    } else {
+      added += 1;
+      right += 1;
+    }
+  }
+  return { added: added + next.length - right, removed: removed + previous.length - left };
+}
