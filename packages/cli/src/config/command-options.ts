@@ -78,19 +78,23 @@ const listen = (value: string) =>
     help: 'address for /healthz, /readyz (ready once the first complete zone is on disk) and /metrics',
   });
 /** `--reverse-zone`, the same for both watchers: each item is checked by the zone package's range parser. */
+/** The zone package's range parser, as an option check: its message, or undefined when the ranges are good. */
+function reverseRangeProblem(items: readonly string[]): string | undefined {
+  try {
+    parseReverseRanges(items);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
 const reverseZone = () =>
   list({
     env: ['ZONEWRIGHT_REVERSE_ZONE'],
     allowed: 'CIDR ranges, comma-separated (IPv4 /8 /16 /24, IPv6 on nibbles)',
     help: 'also write one reverse zone (PTR) per range, e.g. 10.10.0.0/16,fd00:10::/48',
-    check: (item) => {
-      try {
-        parseReverseRanges(item);
-        return undefined;
-      } catch (error) {
-        return (error as Error).message;
-      }
-    },
+    check: (item) => reverseRangeProblem([item]),
+    checkAll: reverseRangeProblem,
   });
 const once = (help: string) => boolean({ default: false, help });
 const allowNonRoutable = () =>

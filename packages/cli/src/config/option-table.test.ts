@@ -202,6 +202,18 @@ describe('the command tables', () => {
     expect(values.cniConfDir).toBe('/etc/cni/net.d');
   });
 
+  it('check --reverse-zone item by item and as a whole list (overlaps), for monitor and cri-watch', () => {
+    expect(
+      resolveOptions(MONITOR_OPTIONS, { 'reverse-zone': '10.10.0.0/16,fd00:10::/48' }, {}).values.reverseZone,
+    ).toEqual(['10.10.0.0/16', 'fd00:10::/48']);
+    expect(() => resolveOptions(CRI_WATCH_OPTIONS, {}, { ZONEWRIGHT_REVERSE_ZONE: '10.0.0.0/12' })).toThrow(
+      /^invalid ZONEWRIGHT_REVERSE_ZONE \(--reverse-zone\) "10.0.0.0\/12": .*octet boundary/,
+    );
+    expect(() => resolveOptions(MONITOR_OPTIONS, { 'reverse-zone': '10.0.0.0/8,10.1.0.0/16' }, {})).toThrow(
+      /^invalid --reverse-zone "10.0.0.0\/8,10.1.0.0\/16": .*overlap/,
+    );
+  });
+
   it('check addresses, listen addresses and choices', () => {
     expect(() => resolveOptions(MONITOR_OPTIONS, { 'name-server-ip': '10.0.0.300' }, {})).toThrow(
       'invalid --name-server-ip "10.0.0.300": expected an IPv4 or IPv6 address',

@@ -252,9 +252,14 @@ export function choice<const C extends string>(
 
 /** Comma-separated (flags may also be repeated); empty items are dropped. */
 export function list(
-  spec: CommonSpec & { readonly allowed?: string; readonly check?: (item: string) => string | undefined },
+  spec: CommonSpec & {
+    readonly allowed?: string;
+    readonly check?: (item: string) => string | undefined;
+    /** Problems that only the whole list shows (overlaps, too many items); run after every item passed. */
+    readonly checkAll?: (items: readonly string[]) => string | undefined;
+  },
 ): OptionSpec<readonly string[]> {
-  const { check, allowed, ...rest } = spec;
+  const { check, checkAll, allowed, ...rest } = spec;
   return Object.freeze({
     ...rest,
     kind: 'list',
@@ -270,6 +275,8 @@ export function list(
         const problem = check?.(item);
         if (problem !== undefined) return bad(`${allowed ?? 'a comma-separated list'}; ${problem}`);
       }
+      const listProblem = checkAll?.(items);
+      if (listProblem !== undefined) return bad(`${allowed ?? 'a comma-separated list'}; ${listProblem}`);
       return ok(Object.freeze(items));
     },
   });
