@@ -11,7 +11,7 @@
  */
 import { CustomObjectsApi, KubeConfig, Observable } from '@kubernetes/client-node';
 import type { RequestContext, ResponseContext } from '@kubernetes/client-node';
-import { Backoff, SKIP_REASONS } from '@zonewright/zone';
+import { Backoff, SKIP_REASONS, systemClock, type Clock } from '@zonewright/zone';
 import type {
   BackoffOptions,
   ClaimedRecord,
@@ -104,7 +104,7 @@ export interface KubernetesSourceOptions {
   readonly allowNonRoutable?: boolean;
   readonly logger: Logger;
   readonly observer?: KubernetesSourceObserver;
-  readonly clock?: { now(): number };
+  readonly clock?: Pick<Clock, 'now'>;
   /** Wait `ms`; must resolve early (or reject) when `signal` aborts. */
   readonly delay?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** [0, 1) */
@@ -318,7 +318,7 @@ function skipSignature(skipped: readonly SkippedRecord[]): string {
 export class KubernetesSource {
   private readonly options: KubernetesSourceOptions;
   private readonly transport: KubernetesTransport;
-  private readonly clock: { now(): number };
+  private readonly clock: Pick<Clock, 'now'>;
   private readonly delay: (ms: number, signal: AbortSignal) => Promise<void>;
   private readonly random: () => number;
   private readonly scopes: readonly (string | undefined)[];
@@ -338,7 +338,7 @@ export class KubernetesSource {
   constructor(options: KubernetesSourceOptions) {
     this.options = options;
     this.transport = options.transport ?? kubeConfigTransport(options.kubeConfig);
-    this.clock = options.clock ?? { now: () => Date.now() };
+    this.clock = options.clock ?? systemClock;
     this.delay = options.delay ?? defaultDelay;
     this.random = options.random ?? Math.random;
     const namespaces = [...new Set(options.namespaces ?? [])].sort();
