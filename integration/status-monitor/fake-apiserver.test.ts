@@ -298,6 +298,8 @@ describe('fake API server with client-node', () => {
       namespace: 'y',
     })) as { items: { metadata: { name: string } }[] };
     expect(namespaced.items.map((item) => item.metadata.name)).toEqual(['a2']);
+    // Compaction past the token's revision (as in etcd, the compacted revision itself stays readable).
+    server.add(vmi('a4', 'x'));
     server.compact();
     await expect(
       api.listClusterCustomObject({

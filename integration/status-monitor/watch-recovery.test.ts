@@ -174,6 +174,64 @@ describe('watch recovery against the fake API server', () => {
     expect(logs.some((line) => line.startsWith('error'))).toBe(false);
   });
 
+  it('applies a change made during a slow relist at once, and the finished relist keeps it', async () => {
+    // 30 VMIs in pages of 10; after a 410 the pages after the first take 1.5 s each (a relist of ~3 s).
+    for (let index = 0; index < 30; index++)
+      server.add(vmi(`vm-${String(index).padStart(2, '0')}`, `10.1.0.${index + 1}`));
+    makeSource({ pageSize: 10 });
+    await handle.until(() => handle.synced);
+    await watching();
+    await server.setDown(true);
+    server.add(vmi('made-while-down', '10.2.0.1'));
+    server.compact();
+    server.slowPages(1500);
+    const watchesBefore = server.counters.watches;
+    await server.setDown(false);
+    // The relist's first page is in and its watch is open while pages 2 and 3 are still to come.
+    await until(
+      () => server.counters.watches > watchesBefore && server.counters.activeWatches === 1,
+      'the watch opened after the first page of the relist',
+    );
+    expect(handle.count('replaceAll')).toBe(1);
+    const watchesDuring = server.counters.watches;
+    const changedAt = Date.now();
+    server.modify(vmi('vm-01', '10.3.0.1')); // on page 1
+    server.modify(vmi('vm-25', '10.3.0.25')); // on page 3, listed (older) after this change
+    server.remove({ name: 'vm-27' }); // on page 3 too
+    server.add(vmi('made-during-relist', '10.3.0.99'));
+    await handle.until(
+      () =>
+        handle.lines().includes('vm-25.default A 10.3.0.25') &&
+        !handle.lines().some((line) => line.startsWith('vm-27.')),
+      5000,
+      'the changes made during the relist',
+    );
+    const appliedMs = Date.now() - changedAt;
+    // In the handle before the relist is complete, not ~3 s later.
+    expect(handle.count('replaceAll')).toBe(1);
+    expect(appliedMs).toBeLessThan(1000);
+    await handle.until(() => handle.count('replaceAll') === 2, 10_000, 'the relist');
+    // The snapshot (older than the changes) did not undo them, and brought what the watch did not see.
+    const lines = handle.lines();
+    expect(lines).toContain('vm-01.default A 10.3.0.1');
+    expect(lines).toContain('vm-25.default A 10.3.0.25');
+    expect(lines).toContain('made-during-relist.default A 10.3.0.99');
+    expect(lines).toContain('made-while-down.default A 10.2.0.1');
+    expect(lines.some((line) => line.startsWith('vm-27.'))).toBe(false);
+    expect(lines.some((line) => line.startsWith('vm-25.default A 10.1.0.26'))).toBe(false);
+    expect(handle.state.size).toBe(31);
+    expect(logs).toContainEqual(
+      expect.stringMatching(
+        /^info listed 31 VMIs in 4 pages \(\d+ ms; 4 VMIs changed by the watch meanwhile\)/,
+      ),
+    );
+    // The relist itself was not retried: one 410, one list of 4 pages.
+    expect(logs.filter((line) => line.includes('relisting'))).toHaveLength(1);
+    // One watch from the first page on, no second watch after the relist.
+    expect(server.counters.activeWatches).toBe(1);
+    expect(server.counters.watches).toBe(watchesDuring);
+  });
+
   it("logs the API server's message for a 403 on the watch, at warn while the API has just come up", async () => {
     makeSource();
     await handle.until(() => handle.synced);

@@ -67,12 +67,14 @@ describe('planRetry', () => {
 interface ScriptedWatch {
   readonly query: Readonly<Record<string, string | number | boolean>>;
   readonly handlers: WatchHandlers;
+  readonly signal: AbortSignal;
   answer(answer: WatchAnswer): void;
   refuse(error: Error): void;
 }
 
 /** A list page answer, or an error to reject with. */
-type ListScript = { readonly resourceVersion: string; readonly items: unknown[] } | Error;
+type ListScript =
+  { readonly resourceVersion: string; readonly items: unknown[]; readonly continue?: string } | Error;
 
 /** A transport that answers lists from a queue (pending while empty) and hands every watch to the test. */
 class ScriptedTransport implements KubernetesTransport {
@@ -81,23 +83,35 @@ class ScriptedTransport implements KubernetesTransport {
   readonly watches: ScriptedWatch[] = [];
   private waiters: (() => void)[] = [];
 
-  listPage(_scope: string | undefined, _token: string | undefined, _limit: number, signal: AbortSignal) {
+  async listPage(
+    _scope: string | undefined,
+    _token: string | undefined,
+    _limit: number,
+    signal: AbortSignal,
+  ) {
     this.listCalls++;
     this.wake();
-    const next = this.lists.shift();
-    if (next === undefined)
-      return new Promise<never>((_resolve, reject) => signal.addEventListener('abort', reject));
-    if (next instanceof Error) return Promise.reject(next);
-    return Promise.resolve({ metadata: { resourceVersion: next.resourceVersion }, items: next.items });
+    // An empty queue: the request is pending until the test pushes its answer (or it is aborted).
+    while (this.lists.length === 0) {
+      if (signal.aborted) throw new Error('list request aborted');
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const next = this.lists.shift() as ListScript;
+    if (next instanceof Error) throw next;
+    return Promise.resolve({
+      metadata: { resourceVersion: next.resourceVersion, continue: next.continue },
+      items: next.items,
+    });
   }
 
   watch(
     _scope: string | undefined,
     query: Readonly<Record<string, string | number | boolean>>,
     handlers: WatchHandlers,
+    signal: AbortSignal,
   ): Promise<WatchAnswer> {
     return new Promise((resolve, reject) => {
-      this.watches.push({ query, handlers, answer: resolve, refuse: reject });
+      this.watches.push({ query, handlers, signal, answer: resolve, refuse: reject });
       this.wake();
     });
   }
@@ -127,6 +141,7 @@ class ScriptedTransport implements KubernetesTransport {
 class CountingHandle implements SourceHandle {
   readonly keys = new Map<string, readonly ClaimedRecord[]>();
   readonly calls: string[] = [];
+  readonly versions: string[] = [];
   upsert(key: string, records: readonly ClaimedRecord[]): void {
     this.keys.set(key, records);
     this.calls.push(`upsert ${key}`);
@@ -148,6 +163,9 @@ class CountingHandle implements SourceHandle {
   }
   reportHealthy(): void {
     this.calls.push('reportHealthy');
+  }
+  reportVersion(version: string): void {
+    this.versions.push(version);
   }
 }
 
@@ -356,6 +374,165 @@ describe('KubernetesSource recovery (scripted API, no network, no waiting)', () 
       expect(logs[0]).toMatch(
         /^warn list of \/apis\/kubevirt\.io\/v1\/virtualmachineinstances failed: User "u" cannot list resource "virtualmachineinstances"; retrying in 188 ms \(403 number 1/,
       );
+    } finally {
+      await source.stop();
+    }
+  });
+});
+
+/** The addresses the handle holds per VMI key (uid-<name>), for short assertions. */
+function addresses(handle: CountingHandle): Record<string, string[]> {
+  const result: Record<string, string[]> = {};
+  for (const [key, records] of [...handle.keys].sort(([a], [b]) => a.localeCompare(b))) {
+    result[key] = [...new Set(records.map((record) => record.address))];
+  }
+  return result;
+}
+
+describe('KubernetesSource relist with the watch open (a change during a long list is not held back)', () => {
+  /** Lists page 1 of a relist after a 410, and returns the watch opened from page 1's resourceVersion. */
+  async function relistUpToSecondPage(setupResult: ReturnType<typeof setup>) {
+    const { transport, source } = setupResult;
+    transport.lists.push({ resourceVersion: '100', items: [vmi('a', '90'), vmi('b', '91')] });
+    source.start();
+    const first = await transport.watchNumber(0);
+    first.answer({ ok: true });
+    // Only page 1 of the relist is answered: page 2 stays pending until the test pushes it.
+    transport.lists.push({
+      resourceVersion: '300',
+      items: [vmi('a', '250'), vmi('x', '251')],
+      continue: 'page-2',
+    });
+    first.handlers.onEvent('ERROR', { kind: 'Status', code: 410, message: 'too old resource version' });
+    const during = await transport.watchNumber(1);
+    return { first, during };
+  }
+
+  it('applies watch events at once while the pages come in, and the snapshot does not undo them', async () => {
+    const context = setup();
+    const { transport, handle, source, logs } = context;
+    try {
+      const { during } = await relistUpToSecondPage(context);
+      // The watch starts from page 1's resourceVersion while page 2 is still outstanding.
+      expect(during.query['resourceVersion']).toBe('300');
+      expect(transport.listCalls).toBe(3);
+      during.answer({ ok: true });
+      const callsBefore = handle.calls.length;
+      // a was on page 1 (older), b and y come on page 2 (older than these events), c only exists in the watch.
+      during.handlers.onEvent('MODIFIED', vmi('a', '301', '192.0.2.11'));
+      during.handlers.onEvent('DELETED', vmi('b', '302'));
+      during.handlers.onEvent('ADDED', vmi('c', '303', '192.0.2.13'));
+      during.handlers.onEvent('MODIFIED', vmi('y', '304', '192.0.2.14'));
+      // In the handle at once, before the list is complete.
+      expect(handle.calls.slice(callsBefore)).toEqual([
+        'upsert uid-a',
+        'remove uid-b',
+        'upsert uid-c',
+        'upsert uid-y',
+      ]);
+      expect(addresses(handle)['uid-a']).toEqual(['192.0.2.11']);
+      // Not current yet, and no source version for content that still holds the pre-410 state.
+      expect(handle.versions).toEqual(['100']);
+      expect(logs.some((line) => line.includes('answers again'))).toBe(false);
+      transport.lists.push({
+        resourceVersion: '300',
+        items: [vmi('b', '252'), vmi('y', '253', '192.0.2.4'), vmi('z', '254')],
+      });
+      await transport.until(() => handle.versions.length === 2, 'the snapshot');
+      // The snapshot (at 300) kept every newer change: a's new address, b deleted, c and y from the watch.
+      expect(addresses(handle)).toEqual({
+        'uid-a': ['192.0.2.11'],
+        'uid-c': ['192.0.2.13'],
+        'uid-x': ['192.0.2.1'],
+        'uid-y': ['192.0.2.14'],
+        'uid-z': ['192.0.2.1'],
+      });
+      // The zone reflects the newest event, not the list's older version.
+      expect(handle.versions).toEqual(['100', '304']);
+      expect(logs).toContainEqual(
+        expect.stringMatching(/listed 5 VMIs in 2 pages .*4 VMIs changed by the watch/),
+      );
+      // The same watch goes on: an event after the snapshot goes straight to the handle and moves the version.
+      during.handlers.onEvent('DELETED', vmi('z', '305'));
+      expect(handle.keys.has('uid-z')).toBe(false);
+      expect(handle.versions.at(-1)).toBe('305');
+      // When it breaks, the next watch resumes from its last event, and nothing is listed again.
+      during.handlers.onEnd(new Error('read ECONNRESET'));
+      const next = await transport.watchNumber(2);
+      expect(next.query['resourceVersion']).toBe('305');
+      expect(transport.listCalls).toBe(3);
+    } finally {
+      await source.stop();
+    }
+  });
+
+  it('reports the source current only once the snapshot is delivered', async () => {
+    const context = setup();
+    const { transport, handle, source, logs } = context;
+    transport.lists.push(refused());
+    try {
+      // The first list fails once, so the scope is failing until a list or watch makes it current.
+      transport.lists.push({ resourceVersion: '100', items: [vmi('a', '90')], continue: 'p2' });
+      source.start();
+      const during = await transport.watchNumber(0);
+      during.answer({ ok: true });
+      during.handlers.onEvent('BOOKMARK', { metadata: { resourceVersion: '120' } });
+      during.handlers.onEvent('ADDED', vmi('b', '121'));
+      expect(handle.calls).not.toContain('reportHealthy');
+      expect(handle.calls).not.toContain('markSynced');
+      transport.lists.push({ resourceVersion: '100', items: [vmi('c', '95')] });
+      await transport.until(() => handle.calls.includes('reportHealthy'), 'reportHealthy');
+      expect(handle.calls.slice(-3)).toEqual(['replaceAll 3', 'markSynced', 'reportHealthy']);
+      expect(logs).toContainEqual(
+        expect.stringMatching(/answers again; VMIs are current \(relisted 2 VMIs\)/),
+      );
+      expect(handle.versions).toEqual(['121']);
+    } finally {
+      await source.stop();
+    }
+  });
+
+  it('stops the watch when a later page fails, and lists again from the start', async () => {
+    const context = setup();
+    const { transport, handle, source, delays } = context;
+    try {
+      const { during } = await relistUpToSecondPage(context);
+      during.answer({ ok: true });
+      during.handlers.onEvent('ADDED', vmi('c', '301'));
+      transport.lists.push(httpError(500, 'etcdserver: request timed out'));
+      await transport.until(() => during.signal.aborted, 'the watch to be stopped');
+      // The change the watch delivered stays in the handle (nothing is removed while the API fails).
+      expect(handle.keys.has('uid-c')).toBe(true);
+      // The retry lists from the first page again (not a watch from the dead watch's position).
+      transport.lists.push({ resourceVersion: '400', items: [vmi('a', '399')] });
+      const again = await transport.watchNumber(2);
+      expect(again.query['resourceVersion']).toBe('400');
+      // The first list, the relist's two pages, the retry's one page.
+      expect(transport.listCalls).toBe(4);
+      expect(delays).toEqual([188]);
+      expect(addresses(handle)).toEqual({ 'uid-a': ['192.0.2.1'] });
+    } finally {
+      await source.stop();
+    }
+  });
+
+  it('relists after the list when the watch expired while the pages came in', async () => {
+    const context = setup();
+    const { transport, handle, source } = context;
+    try {
+      const { during } = await relistUpToSecondPage(context);
+      during.answer({ ok: true });
+      during.handlers.onEvent('ERROR', { kind: 'Status', code: 410, message: 'too old resource version' });
+      expect(transport.watches).toHaveLength(2);
+      transport.lists.push(
+        { resourceVersion: '300', items: [vmi('b', '252')] },
+        { resourceVersion: '500', items: [vmi('d', '499')] },
+      );
+      const after = await transport.watchNumber(2);
+      expect(after.query['resourceVersion']).toBe('500');
+      // The first list, the relist's two pages, then one more list for the watch that expired.
+      expect(transport.listCalls).toBe(4);
+      expect(addresses(handle)).toEqual({ 'uid-d': ['192.0.2.1'] });
     } finally {
       await source.stop();
     }

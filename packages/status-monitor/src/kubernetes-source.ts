@@ -267,6 +267,18 @@ interface ScopeState {
   answeringSinceMs: number | undefined;
   /** The first failure since the scope was last current. */
   failingSinceMs: number | undefined;
+  /**
+   * While a list runs with its watch already open (see {@link KubernetesSource.listAndWatch}): the keys the
+   * watch changed since the list's first page, each with its newest records (undefined: removed). The list's
+   * snapshot is older than these, so they override it when it is delivered.
+   */
+  changedDuringList: Map<string, readonly ClaimedRecord[] | undefined> | undefined;
+}
+
+/** How a list that ran with its watch open ended: the watch's outcome, once the snapshot was delivered. */
+interface ListAndWatch {
+  readonly from: string;
+  readonly outcome: WatchOutcome;
 }
 
 function statusCodeOf(error: unknown): number | undefined {
@@ -392,6 +404,7 @@ export class KubernetesSource {
       forbiddenInARow: 0,
       answeringSinceMs: undefined,
       failingSinceMs: undefined,
+      changedDuringList: undefined,
     };
   }
 
@@ -400,14 +413,15 @@ export class KubernetesSource {
     const scope = state.scope;
     while (!this.stopped) {
       try {
+        let from: string;
+        let outcome: WatchOutcome;
         if (state.resourceVersion === undefined) {
-          const listed = await this.list(state);
-          if (this.stopped) return;
-          state.resourceVersion = listed;
+          ({ from, outcome } = await this.listAndWatch(state));
+        } else {
+          from = state.resourceVersion;
+          outcome = await this.watchOnce(state, from);
         }
-        const from = state.resourceVersion;
-        const outcome = await this.watchOnce(state, from);
-        if (outcome.end === 'stopped') return;
+        if (this.stopped || outcome.end === 'stopped') return;
         if (outcome.progressed) {
           state.expiredInARow = 0;
           state.expiredRetry.reset();
@@ -528,8 +542,56 @@ export class KubernetesSource {
     if (this.failingScopes.size === 0) this.options.handle.reportHealthy();
   }
 
-  /** Lists every page of a scope and delivers it; returns the list's resourceVersion. */
-  private async list(state: ScopeState): Promise<string> {
+  /**
+   * Lists a scope and watches it from the list's first page on, so that a change made while a long list is
+   * paged (10k VMIs from an API server without watch cache: ~20 s) reaches the zone at once instead of after
+   * the list. The pages after the first are consistent with the first page's resourceVersion (continue tokens),
+   * so the watch from that version misses nothing. Watch events are applied as they come and remembered
+   * ({@link ScopeState.changedDuringList}); the snapshot, delivered when the last page is in, takes them over,
+   * so it neither reverts a change nor brings back a deleted VMI. The scope counts as current, and the zone's
+   * source version moves on, only once the snapshot is delivered. A failed list stops the watch and fails as
+   * before; a watch that ended during the list is handled after it (its outcome is returned).
+   */
+  private async listAndWatch(state: ScopeState): Promise<ListAndWatch> {
+    const stopWatch = new AbortController();
+    let watching: Promise<WatchOutcome> | undefined;
+    let watchFrom = '';
+    state.changedDuringList = new Map();
+    let listed: string;
+    try {
+      listed = await this.list(state, (firstPageVersion) => {
+        if (firstPageVersion === '') return;
+        watchFrom = firstPageVersion;
+        watching = this.watchOnce(state, firstPageVersion, stopWatch.signal);
+      });
+    } catch (error) {
+      stopWatch.abort();
+      await watching;
+      // The events of the stopped watch are in the handle, but without the snapshot they are no position.
+      state.resourceVersion = undefined;
+      throw error;
+    } finally {
+      state.changedDuringList = undefined;
+    }
+    if (this.stopped) {
+      stopWatch.abort();
+      await watching;
+      return { from: listed, outcome: { end: 'stopped', progressed: false } };
+    }
+    // Events after the first page moved the position on; otherwise the watch (if any) stands at the list's.
+    state.resourceVersion ??= listed;
+    if (watching === undefined) {
+      // One page only (or no resourceVersion on it): nothing to overlap, the watch starts after the list.
+      return { from: listed, outcome: await this.watchOnce(state, listed) };
+    }
+    return { from: watchFrom, outcome: await watching };
+  }
+
+  /**
+   * Lists every page of a scope and delivers it; returns the list's resourceVersion. `onFirstPage` is called with
+   * it as soon as the first page is in.
+   */
+  private async list(state: ScopeState, onFirstPage?: (resourceVersion: string) => void): Promise<string> {
     const scope = state.scope;
     const started = this.clock.now();
     const entries = new Map<string, readonly ClaimedRecord[]>();
@@ -548,6 +610,7 @@ export class KubernetesSource {
       if (!Array.isArray(page.items)) {
         throw new KubernetesApiError(`list of ${vmiPath(scope)} returned no items array`, undefined);
       }
+      const changed = state.changedDuringList;
       for (const item of page.items) {
         objects++;
         const summary = summarizeVmi(item);
@@ -556,17 +619,36 @@ export class KubernetesSource {
           continue;
         }
         const key = vmiKey(summary);
+        // The watch already delivered a newer state of this VMI.
+        if (changed?.has(key) === true) continue;
         const built = this.build(summary);
         if (built.records.length > 0) entries.set(key, built.records);
         if (built.skipped.length > 0) listedWithSkips.add(key);
         this.setSkips(key, vmiDisplayName(summary), built.skipped);
       }
       const metadata = page.metadata ?? {};
-      if (pages === 1)
-        resourceVersion = typeof metadata.resourceVersion === 'string' ? metadata.resourceVersion : '';
       token =
         typeof metadata.continue === 'string' && metadata.continue !== '' ? metadata.continue : undefined;
+      if (pages === 1) {
+        resourceVersion = typeof metadata.resourceVersion === 'string' ? metadata.resourceVersion : '';
+        if (token !== undefined) onFirstPage?.(resourceVersion);
+      }
     } while (token !== undefined);
+
+    // What the watch changed while the pages came in is newer than the snapshot: it wins.
+    const changed = state.changedDuringList;
+    let changedCount = 0;
+    if (changed !== undefined) {
+      for (const [key, records] of changed) {
+        changedCount++;
+        if (records === undefined) entries.delete(key);
+        else entries.set(key, records);
+        if (this.skippedByKey.has(key)) listedWithSkips.add(key);
+        else listedWithSkips.delete(key);
+      }
+      // From here on (the snapshot is delivered below, synchronously) events go to the handle as usual.
+      state.changedDuringList = undefined;
+    }
 
     const now = this.clock.now();
     const handle = this.options.handle;
@@ -582,11 +664,15 @@ export class KubernetesSource {
       for (const key of entries.keys()) scopeKeys.add(key);
       for (const key of listedWithSkips) scopeKeys.add(key);
     }
-    // The zone now reflects this scope at the list's resourceVersion (serials from source versions, ADR 0012).
-    if (resourceVersion !== '') handle.reportVersion?.(resourceVersion, scope ?? '');
+    // The zone now reflects this scope at the list's resourceVersion, or at the newest event the watch
+    // delivered during the list (serials from source versions, ADR 0012).
+    // (state.resourceVersion is unset when a list starts; only that watch's events and bookmarks set it.)
+    const reflected = state.resourceVersion ?? resourceVersion;
+    if (reflected !== '') handle.reportVersion?.(reflected, scope ?? '');
     this.answered(state);
     const durationMs = this.clock.now() - started;
-    this.options.logger.info(`listed ${objects} VMIs in ${pages} pages (${durationMs} ms)`, {
+    const during = changedCount > 0 ? `; ${changedCount} VMIs changed by the watch meanwhile` : '';
+    this.options.logger.info(`listed ${objects} VMIs in ${pages} pages (${durationMs} ms${during})`, {
       namespace: scope,
       resourceVersion,
       withRecords: entries.size,
@@ -621,7 +707,7 @@ export class KubernetesSource {
    * Watches a scope from `fromVersion` until the stream ends (never rejects). Every event and bookmark moves
    * `state.resourceVersion` on at once, so a watch that breaks resumes after the last event it delivered.
    */
-  private watchOnce(state: ScopeState, fromVersion: string): Promise<WatchOutcome> {
+  private watchOnce(state: ScopeState, fromVersion: string, abort?: AbortSignal): Promise<WatchOutcome> {
     const { observer } = this.options;
     const scope = state.scope;
     const path = vmiPath(scope);
@@ -645,6 +731,7 @@ export class KubernetesSource {
         clearTimeout(idleTimer);
         clearTimeout(settleTimer);
         stopSignal.removeEventListener('abort', onStop);
+        abort?.removeEventListener('abort', onStop);
         controller.abort();
         if (this.stopped) resolve({ end: 'stopped', progressed });
         else resolve(error === undefined ? { end, progressed } : { end, error, progressed });
@@ -663,11 +750,16 @@ export class KubernetesSource {
         if (progressed || settled) return;
         progressed = true;
         this.answered(state);
-        this.current(state, 'watch', `watch resumed from resourceVersion ${fromVersion}`);
+        // During a list the scope is current only once the list is delivered (list() says so then).
+        if (state.changedDuringList === undefined)
+          this.current(state, 'watch', `watch resumed from resourceVersion ${fromVersion}`);
       };
       const onStop = (): void => finish('stopped');
-      if (stopSignal.aborted) onStop();
-      else stopSignal.addEventListener('abort', onStop, { once: true });
+      if (stopSignal.aborted || abort?.aborted === true) onStop();
+      else {
+        stopSignal.addEventListener('abort', onStop, { once: true });
+        abort?.addEventListener('abort', onStop, { once: true });
+      }
       const armIdle = (ms: number, error: () => Error): void => {
         clearTimeout(idleTimer);
         idleTimer = setTimeout(() => fail(error()), ms);
@@ -689,7 +781,7 @@ export class KubernetesSource {
             case 'ADDED':
             case 'MODIFIED':
             case 'DELETED':
-              this.applyEvent(scope, type, object, this.clock.now());
+              this.applyEvent(state, type, object, this.clock.now());
               observer?.onEvent?.({ type });
               break;
             case 'BOOKMARK':
@@ -714,8 +806,10 @@ export class KubernetesSource {
           }
           if (typeof metadata?.resourceVersion === 'string' && metadata.resourceVersion !== '') {
             state.resourceVersion = metadata.resourceVersion;
-            // Also after a BOOKMARK: the state is known to be current up to this revision.
-            this.options.handle.reportVersion?.(metadata.resourceVersion, scope ?? '');
+            // Also after a BOOKMARK: the state is known to be current up to this revision (not during a list:
+            // the zone holds the older state until the snapshot is in; list() reports the version then).
+            if (state.changedDuringList === undefined)
+              this.options.handle.reportVersion?.(metadata.resourceVersion, scope ?? '');
           }
           progress();
         },
@@ -761,7 +855,7 @@ export class KubernetesSource {
   }
 
   private applyEvent(
-    scope: string | undefined,
+    state: ScopeState,
     type: 'ADDED' | 'MODIFIED' | 'DELETED',
     object: unknown,
     eventTime: number,
@@ -772,11 +866,12 @@ export class KubernetesSource {
       return;
     }
     const key = vmiKey(summary);
-    const scopeKeys = this.keysByScope.get(scope);
+    const scopeKeys = this.keysByScope.get(state.scope);
     const handle = this.options.handle;
     if (type === 'DELETED') {
       handle.remove(key, eventTime);
       scopeKeys?.delete(key);
+      state.changedDuringList?.set(key, undefined);
       this.setSkips(key, vmiDisplayName(summary), []);
       return;
     }
@@ -784,9 +879,11 @@ export class KubernetesSource {
     if (built.records.length > 0) {
       handle.upsert(key, built.records, eventTime);
       scopeKeys?.add(key);
+      state.changedDuringList?.set(key, built.records);
     } else {
       handle.remove(key, eventTime);
       scopeKeys?.delete(key);
+      state.changedDuringList?.set(key, undefined);
     }
     this.setSkips(key, vmiDisplayName(summary), built.skipped);
   }

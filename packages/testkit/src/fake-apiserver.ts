@@ -115,6 +115,11 @@ export interface FakeApiServer {
   setDown(down: boolean, mode?: 'refuse' | 'reset'): Promise<void>;
   /** Add `ms` of delay before every response starts (0 to stop). */
   slow(ms: number): void;
+  /**
+   * Add `ms` of delay before every list page after the first (requests with a continue token; 0 to stop): a
+   * long paged list, like 10k VMIs from an API server without watch cache, while watches answer at once.
+   */
+  slowPages(ms: number): void;
   stop(): Promise<void>;
 }
 
@@ -180,6 +185,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     message: 'injected failure',
   };
   let extraDelayMs = 0;
+  let pageDelayMs = 0;
   let down: false | 'refuse' | 'reset' = false;
   let kubeconfigPath: string | undefined;
   let nextSnapshot = 0;
@@ -241,7 +247,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
         return;
       }
       const found = typeof decoded.id === 'string' ? snapshots.get(decoded.id) : undefined;
-      if (found === undefined || found.rv <= compactedRv || typeof decoded.start !== 'number') {
+      if (found === undefined || found.rv < compactedRv || typeof decoded.start !== 'number') {
         sendError(
           response,
           410,
@@ -432,6 +438,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     requests.push(`${url.pathname}${url.search}`);
     if (requests.length > 1000) requests.splice(0, requests.length - 1000);
     await delay(latencyMs + extraDelayMs);
+    if (pageDelayMs > 0 && (url.searchParams.get('continue') ?? '') !== '') await delay(pageDelayMs);
     if (response.destroyed) return;
     const route = parsePath(url.pathname);
     if (request.method !== 'GET') {
@@ -591,6 +598,9 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     },
     slow(ms: number): void {
       extraDelayMs = ms;
+    },
+    slowPages(ms: number): void {
+      pageDelayMs = ms;
     },
     async stop(): Promise<void> {
       if (bookmarkTimer !== undefined) clearInterval(bookmarkTimer);
