@@ -85,6 +85,8 @@ describeWithKubeApiServer(
       const metrics = await monitor.metrics();
       // The re-watch from the compacted position was answered 410 and the monitor relisted.
       expect(metrics).toMatch(/zonewright_watch_restarts_total\{reason="expired"\} [1-9]/);
+      // The first list and at least the relist, timed.
+      expect(metrics).toMatch(/\nzonewright_api_list_duration_seconds_count [2-9]\n/);
       expect(api.output()).not.toMatch(/panic/);
       // Issue 10's target: a change made once the API answers is in the zone at most 2 s later.
       expect(seenAt - answeredAt).toBeLessThanOrEqual(2000);

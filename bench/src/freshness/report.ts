@@ -58,12 +58,12 @@ export function renderFreshnessMarkdown(r: Omit<FreshnessResult, 'markdown'>): s
     '',
     `Recovery (${vmi.api}): the API server goes away (at least ${vmi.downMs} ms; a real one is stopped, kept down, started and waited for), and a VMI changes as soon as it answers again. 410: writes the monitor does not watch, history compacted past its position, then the restart (the fake server: connections reset, history expired).`,
     '',
-    '| after | trials | API away, p50 / max | change → in the zone | change → answered | failures |',
-    '|---|---:|---:|---:|---:|---:|',
-    `| API server restart | ${vmi.afterRestart.trials} | ${vmi.afterRestart.awayMs.p50} / ${vmi.afterRestart.awayMs.max} ms | ${p(vmi.afterRestart.toZone)} | ${p(vmi.afterRestart.toAnswer)} | ${vmi.afterRestart.failures} |`,
-    `| compacted history (410) | ${vmi.after410.trials} | ${vmi.after410.awayMs.p50} / ${vmi.after410.awayMs.max} ms | ${p(vmi.after410.toZone)} | ${p(vmi.after410.toAnswer)} | ${vmi.after410.failures} |`,
+    '| after | trials | API away, p50 / max | change → in the zone | change → answered | change → monitor current | lists (mean) | failures |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    recoveryRow('API server restart', vmi.afterRestart),
+    recoveryRow('compacted history (410)', vmi.after410),
     '',
-    `The monitor's \`zonewright_watch_restarts_total{reason="expired"}\` rose by ${vmi.expiredWatches} over the ${vmi.after410.trials} 410 trials (each trial should add at least one).`,
+    `The monitor's \`zonewright_watch_restarts_total{reason="expired"}\` rose by ${vmi.expiredWatches} over the ${vmi.after410.trials} 410 trials (each trial should add at least one). "Monitor current": its \`zonewright_source_up\` is 1 again (after a 410: the relist's snapshot delivered); each trial waits for it before the next. "Lists": complete lists during the trials (\`zonewright_api_list_duration_seconds\`): after a 410 the relist pages while its watch already delivers the change.`,
     '',
     'Targets:',
     `- VMI change → answer p99 ≤ ${t.vmiP99Ms} ms at ${vmi.vmis.toLocaleString('en')} VMIs: ${met(vmi.freshness.timeouts === 0 && vmi.freshness.total.p99 <= t.vmiP99Ms)} (${vmi.freshness.total.p99} ms).`,
@@ -72,6 +72,11 @@ export function renderFreshnessMarkdown(r: Omit<FreshnessResult, 'markdown'>): s
     '',
     '![change → answer, every sample sorted](freshness.svg)',
   ].join('\n');
+}
+
+function recoveryRow(label: string, r: FreshnessResult['vmi']['afterRestart']): string {
+  const mean = r.listMeanMs === undefined ? '' : ` (${Math.round(r.listMeanMs)} ms)`;
+  return `| ${label} | ${r.trials} | ${r.awayMs.p50} / ${r.awayMs.max} ms | ${p(r.toZone)} | ${p(r.toAnswer)} | ${p(r.toCurrent)} | ${r.lists}${mean} | ${r.failures} |`;
 }
 
 /** Every sample's change → answer, sorted, against its rank (0–100 %): both paths in one chart. */

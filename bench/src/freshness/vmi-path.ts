@@ -3,11 +3,11 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { UdpDnsClient, scrapeMetrics, sleep, startCoreDns } from '@zonewright/testkit';
+import { UdpDnsClient, sampleValue, scrapeMetrics, sleep, startCoreDns } from '@zonewright/testkit';
 import { errorMessage } from '../common/log.js';
 import { ZoneFileObserver } from '../common/zone-observer.js';
 import { Generations } from '../monitor/latency-phase.js';
-import { counterIncrease, histogramBetween, summarizeHistogram } from '../monitor/metrics.js';
+import { counterIncrease, histogramBetween, meanMs, summarizeHistogram } from '../monitor/metrics.js';
 import type { HistogramSummary } from '../monitor/metrics.js';
 import { stopProcess } from '../monitor/processes.js';
 import { markerAddress, ownerOf, vmiAddress, vmiObject } from '../monitor/vmi-objects.js';
@@ -36,6 +36,14 @@ export interface RecoveryResult {
   readonly toZone: Percentiles;
   /** … → answered by CoreDNS */
   readonly toAnswer: Percentiles;
+  /**
+   * … → the monitor current again (`zonewright_source_up` 1: a relist delivered, or a resumed watch delivered);
+   * each trial waits for it before the next one, so every trial starts from a monitor that is watching.
+   */
+  readonly toCurrent: Percentiles;
+  /** Complete lists during the trials (the monitor's zonewright_api_list_duration_seconds), and their mean. */
+  readonly lists: number;
+  readonly listMeanMs: number | undefined;
   readonly failures: number;
 }
 
@@ -60,6 +68,7 @@ interface Context {
   readonly dns: UdpDnsClient;
   readonly generations: Generations;
   readonly vmis: number;
+  readonly metricsUrl: string;
 }
 
 const fqdn = (index: number): string => `${ownerOf(index)}.${VM_ORIGIN}`;
@@ -106,6 +115,17 @@ async function sampleFreshness(
   return { samples, timeouts };
 }
 
+/** When the monitor's Kubernetes source is up again (polled every 50 ms), on the performance.now() clock. */
+async function monitorCurrentAt(metricsUrl: string, timeoutMs: number): Promise<number> {
+  const started = performance.now();
+  while (performance.now() - started < timeoutMs) {
+    const up = sampleValue(await scrapeMetrics(metricsUrl), 'zonewright_source_up', { source: 'kubernetes' });
+    if (up === 1) return performance.now();
+    await sleep(50);
+  }
+  throw new Error(`the monitor's source was not up again within ${timeoutMs} ms`);
+}
+
 async function recoveryTrials(
   context: Context,
   settings: VmiPathSettings,
@@ -115,16 +135,21 @@ async function recoveryTrials(
 ): Promise<RecoveryResult> {
   const toZone: number[] = [];
   const toAnswer: number[] = [];
+  const toCurrent: number[] = [];
   const away: number[] = [];
   let failures = 0;
+  const before = await scrapeMetrics(context.metricsUrl);
   for (let trial = 0; trial < settings.recoveryTrials; trial++) {
     away.push(await disturb());
+    const changedAt = performance.now();
     try {
       const sample = await followChange(context, 1 + ((trial * 7919) % (context.vmis - 1)), 60_000);
       toZone.push(sample.zoneMs);
       toAnswer.push(sample.answerMs);
+      const currentMs = (await monitorCurrentAt(context.metricsUrl, 180_000)) - changedAt;
+      toCurrent.push(currentMs);
       log(
-        `${what} ${trial + 1}: in the zone ${sample.zoneMs.toFixed(0)} ms, answered ${sample.answerMs.toFixed(0)} ms after the change`,
+        `${what} ${trial + 1}: in the zone ${sample.zoneMs.toFixed(0)} ms, answered ${sample.answerMs.toFixed(0)} ms, monitor current ${currentMs.toFixed(0)} ms after the change`,
       );
     } catch (error) {
       failures++;
@@ -132,11 +157,19 @@ async function recoveryTrials(
     }
     await sleep(1000);
   }
+  const lists = histogramBetween(
+    await scrapeMetrics(context.metricsUrl),
+    before,
+    'zonewright_api_list_duration_seconds',
+  );
   return {
     trials: settings.recoveryTrials,
     awayMs: percentiles(away),
     toZone: percentiles(toZone),
     toAnswer: percentiles(toAnswer),
+    toCurrent: percentiles(toCurrent),
+    lists: lists.count,
+    listMeanMs: meanMs(lists),
     failures,
   };
 }
@@ -182,7 +215,14 @@ export async function measureVmiPath(
   log(`monitor + CoreDNS answer every VMI ${startToAnswerMs.toFixed(0)} ms after the monitor's spawn`);
 
   const reloadMs = corefileReloadMs('monitor');
-  const context: Context = { api, observer, dns, generations: new Generations(vmis), vmis };
+  const context: Context = {
+    api,
+    observer,
+    dns,
+    generations: new Generations(vmis),
+    vmis,
+    metricsUrl: monitor.metricsUrl,
+  };
   const before = await scrapeMetrics(monitor.metricsUrl);
   const { samples, timeouts } = await sampleFreshness(context, settings, reloadMs, log);
   const after = await scrapeMetrics(monitor.metricsUrl);
