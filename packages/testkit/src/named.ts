@@ -3,7 +3,7 @@ import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer, isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { dig, DigError } from './dig.js';
+import { servedSoaSerial } from './dig.js';
 import { killProcessTree, spawnProcess, waitFor } from './processes.js';
 import type { SpawnedProcess } from './processes.js';
 
@@ -57,10 +57,6 @@ export class NamedError extends Error {
 
 const BIND_ERROR =
   /not loaded due to errors|address in use|unable to listen|could not listen|loading configuration: .*failed/;
-
-function fqdn(origin: string): string {
-  return origin.endsWith('.') ? origin : `${origin}.`;
-}
 
 function quote(text: string): string {
   if (/["\\\n]/.test(text)) throw new NamedError(`cannot put ${JSON.stringify(text)} into named.conf`, '');
@@ -137,19 +133,6 @@ export async function findFreeDnsPort(address = '127.0.0.1'): Promise<number> {
   throw new Error(`no free UDP+TCP port found on ${address} after 50 tries`);
 }
 
-/** The SOA serial named serves for origin, or undefined if it does not answer authoritatively yet. */
-async function servedSerial(address: string, port: number, origin: string): Promise<number | undefined> {
-  try {
-    const answer = await dig({ server: address, port, name: fqdn(origin), type: 'SOA', tries: 1 });
-    const soa = answer.answers.find((record) => record.type === 'SOA');
-    if (answer.status !== 'NOERROR' || !answer.aa || !soa) return undefined;
-    return Number(soa.value.split(/\s+/)[2]);
-  } catch (error) {
-    if (error instanceof DigError) return undefined; // not listening yet
-    throw error;
-  }
-}
-
 function zoneName(origin: string): string {
   return origin === '.' ? '.' : origin.replace(/\.$/, '');
 }
@@ -195,7 +178,7 @@ async function waitForZones(
           .map((line) => loaded.exec(line)?.[1])
           .filter((match) => match !== undefined)
           .pop();
-        if (serial !== undefined && (await servedSerial(address, port, origin)) === Number(serial)) {
+        if (serial !== undefined && (await servedSoaSerial({ address, port }, origin)) === Number(serial)) {
           pending.delete(origin);
         }
       }
