@@ -27,6 +27,8 @@ export interface NamedOptions {
   readonly port?: number;
   /** Time allowed for start-up and for each reload; default 15000 ms. */
   readonly timeoutMs?: number;
+  /** Addresses allowed to transfer (AXFR/IXFR) every zone, e.g. a secondary under test; default none. */
+  readonly allowTransfer?: readonly string[];
 }
 
 export interface NamedServer {
@@ -63,7 +65,17 @@ function quote(text: string): string {
   return `"${text}"`;
 }
 
-function namedConf(directory: string, address: string, port: number, zones: readonly NamedZone[]): string {
+function namedConf(
+  directory: string,
+  address: string,
+  port: number,
+  zones: readonly NamedZone[],
+  allowTransfer: readonly string[],
+): string {
+  for (const peer of allowTransfer) {
+    if (isIP(peer) === 0)
+      throw new NamedError(`allowTransfer: ${JSON.stringify(peer)} is not an IP address`, '');
+  }
   const family = address.includes(':') ? 'v6' : 'v4';
   return [
     'options {',
@@ -77,7 +89,7 @@ function namedConf(directory: string, address: string, port: number, zones: read
     '  dnssec-validation no;',
     '  notify no;',
     '  allow-query { any; };',
-    '  allow-transfer { none; };',
+    `  allow-transfer { ${allowTransfer.length === 0 ? 'none' : allowTransfer.join('; ')}; };`,
     '};',
     // No control channel: no rndc key, no port 953 shared between instances.
     'controls { };',
@@ -208,7 +220,10 @@ export async function startNamed(options: NamedOptions): Promise<NamedServer> {
     let named: SpawnedProcess | undefined;
     try {
       const confPath = join(directory, 'named.conf');
-      await writeFile(confPath, namedConf(directory, address, port, options.zones));
+      await writeFile(
+        confPath,
+        namedConf(directory, address, port, options.zones, options.allowTransfer ?? []),
+      );
       const family = address.includes(':') ? '-6' : '-4';
       named = await spawnProcess('named', ['-g', family, '-n', '1', '-c', confPath], {
         cwd: directory,
