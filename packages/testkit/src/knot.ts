@@ -4,7 +4,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { servedSoaSerial } from './dig.js';
 import { findFreeDnsPort } from './named.js';
-import { killProcessTree, runCommand, spawnProcess, waitFor } from './processes.js';
+import { killProcessTree, runCommand, spawnProcess, waitFor, WaitTimeoutError } from './processes.js';
 import type { SpawnedProcess } from './processes.js';
 
 export interface KnotPrimary {
@@ -208,36 +208,38 @@ async function waitForStart(
   timeoutMs: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const exitedError = (): KnotError | undefined => {
+  const failIfExited = (): void => {
     const exited = knotd.exitStatus();
-    return exited
-      ? new KnotError(`knotd exited (${exited.code ?? exited.signal})`, knotd.output())
-      : undefined;
+    if (exited) throw new KnotError(`knotd exited (${exited.code ?? exited.signal})`, knotd.output());
   };
-  await waitFor(
-    async () => {
-      const exited = exitedError();
-      if (exited) throw exited;
-      return (await runKnotc(directory, 1, ['status'])).code === 0 ? true : undefined;
-    },
-    { timeoutMs, intervalMs: 20, description: `knotd on ${address}@${port} to answer knotc status` },
-  );
   const pending = new Set(zones);
-  await waitFor(
-    async () => {
-      const exited = exitedError();
-      if (exited) throw exited;
-      for (const origin of pending) {
-        if ((await servedSoaSerial({ address, port }, origin)) !== undefined) pending.delete(origin);
-      }
-      return pending.size === 0 ? true : undefined;
-    },
-    {
-      timeoutMs: Math.max(0, deadline - Date.now()),
-      intervalMs: 50,
-      description: `knotd on ${address}@${port} to transfer and serve ${[...pending].join(', ')}`,
-    },
-  );
+  try {
+    await waitFor(
+      async () => {
+        failIfExited();
+        return (await runKnotc(directory, 1, ['status'])).code === 0 ? true : undefined;
+      },
+      { timeoutMs, intervalMs: 20, description: `knotd on ${address}@${port} to answer knotc status` },
+    );
+    await waitFor(
+      async () => {
+        failIfExited();
+        for (const origin of pending) {
+          if ((await servedSoaSerial({ address, port }, origin)) !== undefined) pending.delete(origin);
+        }
+        return pending.size === 0 ? true : undefined;
+      },
+      {
+        timeoutMs: Math.max(0, deadline - Date.now()),
+        intervalMs: 50,
+        description: `knotd on ${address}@${port} to transfer and serve ${zones.join(', ')}`,
+      },
+    );
+  } catch (error) {
+    // knotd's log says why (refresh failed, transfer refused, ...): keep it with the timeout.
+    if (error instanceof WaitTimeoutError) throw new KnotError(error.message, knotd.output());
+    throw error;
+  }
 }
 
 /**
