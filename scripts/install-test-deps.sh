@@ -55,8 +55,9 @@ want_kubectl=0
 command -v kubectl >/dev/null 2>&1 || want_kubectl=1
 
 if [[ "${#missing[@]}" -gt 0 || "$want_kubectl" -eq 1 ]]; then
-  # Package scripts must not start daemons (bind9 would start named on port 53):
-  # block service starts for the duration of the install unless a policy exists.
+  # Package scripts must not start daemons (bind9 would start named, knot
+  # knotd, on port 53): block service starts for the duration of the install
+  # unless a policy exists.
   policy=/usr/sbin/policy-rc.d
   if [[ ! -e "$policy" ]]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy"
