@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need besides npm packages: real DNS peers (named,
-# named-checkzone, dig), Go + miekg/dns for the CoreDNS-parser zone checker,
+# named-checkzone, dig, knotd + knotc), Go + miekg/dns for the CoreDNS-parser zone checker,
 # containerd/runc/CNI plugins, iptables and iproute2 for the integration tests,
 # gcc + libc6-dev to build the static pause binary, prometheus for promtool
 # (the alerting rules' checks and unit tests), and etcd, openssl and the build
@@ -17,6 +17,7 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 packages=(
   bind9 bind9-utils bind9-dnsutils
+  knot
   golang-go golang-github-miekg-dns-dev
   containerd runc containernetworking-plugins
   iptables iproute2 curl
@@ -54,8 +55,9 @@ want_kubectl=0
 command -v kubectl >/dev/null 2>&1 || want_kubectl=1
 
 if [[ "${#missing[@]}" -gt 0 || "$want_kubectl" -eq 1 ]]; then
-  # Package scripts must not start daemons (bind9 would start named on port 53):
-  # block service starts for the duration of the install unless a policy exists.
+  # Package scripts must not start daemons (bind9 would start named, knot
+  # knotd, on port 53): block service starts for the duration of the install
+  # unless a policy exists.
   policy=/usr/sbin/policy-rc.d
   if [[ ! -e "$policy" ]]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy"
@@ -67,6 +69,15 @@ if [[ "${#missing[@]}" -gt 0 || "$want_kubectl" -eq 1 ]]; then
   if [[ "${#missing[@]}" -gt 0 ]]; then
     log "installing: ${missing[*]}"
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+  if [[ " ${missing[*]} " == *' knot '* ]]; then
+    # knot's package links its system service into the runlevels and enables
+    # knot.service (policy-rc.d only kept it from starting now). The tests
+    # start their own knotd on loopback (packages/testkit/src/knot.ts): no
+    # system knotd may start at a later boot and take port 53.
+    log "disabling the knot system service"
+    update-rc.d knot disable >/dev/null 2>&1 || true
+    rm -f /etc/systemd/system/multi-user.target.wants/knot.service
   fi
   if [[ "$want_kubectl" -eq 1 ]]; then
     candidate="$(apt-cache policy kubectl 2>/dev/null | awk '/Candidate:/ { print $2 }')"
@@ -81,7 +92,7 @@ else
   log "all Debian packages present"
 fi
 
-for tool in named named-checkzone dig go ctr containerd runc iptables ip gcc curl etcd etcdctl openssl promtool; do
+for tool in named named-checkzone dig knotd knotc go ctr containerd runc iptables ip gcc curl etcd etcdctl openssl promtool; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is still missing after installing packages"
 done
 [[ -x /usr/lib/cni/bridge ]] || die '/usr/lib/cni/bridge is missing (containernetworking-plugins)'

@@ -110,6 +110,26 @@ export async function dig(query: DigQuery): Promise<DigAnswer> {
   return parseDigOutput(output);
 }
 
+/**
+ * The SOA serial a server answers for origin authoritatively (aa, NOERROR), or undefined while it does not
+ * (zone not loaded or transferred yet, or nothing listening): for start-up and transfer waits.
+ */
+export async function servedSoaSerial(
+  server: { readonly address: string; readonly port: number },
+  origin: string,
+): Promise<number | undefined> {
+  const name = origin.endsWith('.') ? origin : `${origin}.`;
+  try {
+    const answer = await dig({ server: server.address, port: server.port, name, type: 'SOA', tries: 1 });
+    const soa = answer.answers.find((record) => record.type === 'SOA');
+    if (answer.status !== 'NOERROR' || !answer.aa || !soa) return undefined;
+    return Number(soa.value.split(/\s+/)[2]);
+  } catch (error) {
+    if (error instanceof DigError) return undefined; // not listening yet
+    throw error;
+  }
+}
+
 const sectionNames = {
   'ANSWER SECTION:': 'answers',
   'AUTHORITY SECTION:': 'authority',

@@ -15,3 +15,4 @@ export * from './kube-apiserver.js';
 export * from './prometheus-text.js';
 export * from './proc-usage.js';
 export * from './dns-udp.js';
+export * from './knot.js';

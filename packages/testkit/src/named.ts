@@ -3,7 +3,7 @@ import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer, isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { dig, DigError } from './dig.js';
+import { servedSoaSerial } from './dig.js';
 import { killProcessTree, spawnProcess, waitFor } from './processes.js';
 import type { SpawnedProcess } from './processes.js';
 
@@ -27,6 +27,8 @@ export interface NamedOptions {
   readonly port?: number;
   /** Time allowed for start-up and for each reload; default 15000 ms. */
   readonly timeoutMs?: number;
+  /** Addresses allowed to transfer (AXFR/IXFR) every zone, e.g. a secondary under test; default none. */
+  readonly allowTransfer?: readonly string[];
 }
 
 export interface NamedServer {
@@ -58,16 +60,22 @@ export class NamedError extends Error {
 const BIND_ERROR =
   /not loaded due to errors|address in use|unable to listen|could not listen|loading configuration: .*failed/;
 
-function fqdn(origin: string): string {
-  return origin.endsWith('.') ? origin : `${origin}.`;
-}
-
 function quote(text: string): string {
   if (/["\\\n]/.test(text)) throw new NamedError(`cannot put ${JSON.stringify(text)} into named.conf`, '');
   return `"${text}"`;
 }
 
-function namedConf(directory: string, address: string, port: number, zones: readonly NamedZone[]): string {
+function namedConf(
+  directory: string,
+  address: string,
+  port: number,
+  zones: readonly NamedZone[],
+  allowTransfer: readonly string[],
+): string {
+  for (const peer of allowTransfer) {
+    if (isIP(peer) === 0)
+      throw new NamedError(`allowTransfer: ${JSON.stringify(peer)} is not an IP address`, '');
+  }
   const family = address.includes(':') ? 'v6' : 'v4';
   return [
     'options {',
@@ -81,7 +89,7 @@ function namedConf(directory: string, address: string, port: number, zones: read
     '  dnssec-validation no;',
     '  notify no;',
     '  allow-query { any; };',
-    '  allow-transfer { none; };',
+    `  allow-transfer { ${allowTransfer.length === 0 ? 'none' : allowTransfer.join('; ')}; };`,
     '};',
     // No control channel: no rndc key, no port 953 shared between instances.
     'controls { };',
@@ -137,19 +145,6 @@ export async function findFreeDnsPort(address = '127.0.0.1'): Promise<number> {
   throw new Error(`no free UDP+TCP port found on ${address} after 50 tries`);
 }
 
-/** The SOA serial named serves for origin, or undefined if it does not answer authoritatively yet. */
-async function servedSerial(address: string, port: number, origin: string): Promise<number | undefined> {
-  try {
-    const answer = await dig({ server: address, port, name: fqdn(origin), type: 'SOA', tries: 1 });
-    const soa = answer.answers.find((record) => record.type === 'SOA');
-    if (answer.status !== 'NOERROR' || !answer.aa || !soa) return undefined;
-    return Number(soa.value.split(/\s+/)[2]);
-  } catch (error) {
-    if (error instanceof DigError) return undefined; // not listening yet
-    throw error;
-  }
-}
-
 function zoneName(origin: string): string {
   return origin === '.' ? '.' : origin.replace(/\.$/, '');
 }
@@ -195,7 +190,7 @@ async function waitForZones(
           .map((line) => loaded.exec(line)?.[1])
           .filter((match) => match !== undefined)
           .pop();
-        if (serial !== undefined && (await servedSerial(address, port, origin)) === Number(serial)) {
+        if (serial !== undefined && (await servedSoaSerial({ address, port }, origin)) === Number(serial)) {
           pending.delete(origin);
         }
       }
@@ -225,7 +220,10 @@ export async function startNamed(options: NamedOptions): Promise<NamedServer> {
     let named: SpawnedProcess | undefined;
     try {
       const confPath = join(directory, 'named.conf');
-      await writeFile(confPath, namedConf(directory, address, port, options.zones));
+      await writeFile(
+        confPath,
+        namedConf(directory, address, port, options.zones, options.allowTransfer ?? []),
+      );
       const family = address.includes(':') ? '-6' : '-4';
       named = await spawnProcess('named', ['-g', family, '-n', '1', '-c', confPath], {
         cwd: directory,
