@@ -7,12 +7,11 @@ import type { Logger } from './logger.js';
 import type { AddressRecord, ClaimedRecord, ZoneConfig } from './model.js';
 import { planZone, previousZoneFromText } from './plan.js';
 import type { RenderedZone } from './render.js';
+import { ReverseIndex } from './reverse-index.js';
 import {
-  planReverseZone,
-  reverseRecords,
+  planRenderedReverseZone,
   reverseZoneConfig,
-  type PtrRecord,
-  type ReverseAddressCache,
+  reverseZoneParts,
   type ReverseRange,
   type ReverseZoneConfig,
 } from './reverse.js';
@@ -132,7 +131,8 @@ interface ReverseZoneState {
   serial: number | undefined;
   /** The text last written, or found on disk at start, split at the serial. */
   rendered: RenderedZone | undefined;
-  records: readonly PtrRecord[] | undefined;
+  /** PTRs of the zone on disk; undefined until a flush wrote it or found it identical. */
+  records: number | undefined;
 }
 
 interface SourceState {
@@ -197,7 +197,8 @@ export class Reconciler {
   private catchingUpSinceMs: number | undefined;
   private readonly readyWaiters: (() => void)[] = [];
   private readonly reverse: ReverseZoneState[];
-  private reverseCache: ReverseAddressCache | undefined;
+  /** The reverse zones' PTRs, updated from the forward records of each flush (see reverse-index.ts). */
+  private readonly reverseIndex: ReverseIndex;
 
   constructor(options: ReconcilerOptions) {
     this.options = options;
@@ -211,6 +212,7 @@ export class Reconciler {
       rendered: undefined,
       records: undefined,
     }));
+    this.reverseIndex = new ReverseIndex(options.reverseRanges ?? [], options.config.origin);
   }
 
   get origin(): string {
@@ -347,7 +349,7 @@ export class Reconciler {
       reverseZones: this.reverse.map((zone) => ({
         origin: zone.config.origin,
         serial: zone.serial,
-        records: zone.records?.length,
+        records: zone.records,
       })),
     };
   }
@@ -539,29 +541,32 @@ export class Reconciler {
   }
 
   /**
-   * Stores the reverse zones whose plan says "write" (the forward zone is already written or unchanged). A
-   * failure throws into write()'s handling: the next flush finds the forward zone unchanged and retries these.
+   * Stores the reverse zones whose plan says "write" (the forward zone is already written or unchanged). The
+   * index follows the forward records by their changes; a zone with no PTR changed since it was last written
+   * (or found identical on disk) is not rendered again. A failure throws into write()'s handling: the zone
+   * stays uncommitted, and the next flush (which finds the forward zone unchanged) plans it again.
    */
   private async writeReverse(sorted: readonly AddressRecord[]): Promise<void> {
     if (this.reverse.length === 0) return;
     const { config, store, clock, logger, observer } = this.options;
-    const ptrs = reverseRecords(
-      this.reverse.map((zone) => zone.range),
-      config.origin,
-      sorted,
-      this.reverseCache,
-    );
-    this.reverseCache = ptrs.cache;
-    observer?.onReverseOutside?.(config.origin, ptrs.outside);
-    for (let index = 0; index < this.reverse.length; index += 1) {
-      const zone = this.reverse[index] as ReverseZoneState;
-      const records = ptrs.zones[index]?.records ?? [];
+    const index = this.reverseIndex;
+    index.update(sorted);
+    observer?.onReverseOutside?.(config.origin, index.outside);
+    for (let zoneIndex = 0; zoneIndex < this.reverse.length; zoneIndex += 1) {
+      const zone = this.reverse[zoneIndex] as ReverseZoneState;
+      const changes = index.changes(zoneIndex);
+      if (!changes.changed) continue;
+      const records = index.count(zoneIndex);
       const started = clock.now();
-      const plan = planReverseZone(zone.config, records, zone, {
-        nowMs: started,
-        validate: this.options.validate,
-        sourceVersion: this.sourceVersion(),
-      });
+      const plan = planRenderedReverseZone(
+        zone.config,
+        reverseZoneParts(zone.config, index.text(zoneIndex)),
+        records,
+        zone,
+        { nowMs: started, validate: this.options.validate, sourceVersion: this.sourceVersion() },
+        // After a restart the PTRs on disk are not known: every one counts as added (as for the forward zone).
+        () => (zone.records === undefined ? { added: records, removed: 0 } : changes),
+      );
       if (plan.status === 'refused') throw plan.error;
       if (plan.status === 'write') {
         await store.write(zone.config.origin, plan.text);
@@ -570,19 +575,20 @@ export class Reconciler {
         observer?.onWrite?.({
           origin: zone.config.origin,
           serial: plan.serial,
-          records: records.length,
+          records,
           added: plan.added,
           removed: plan.removed,
           durationMs: finished - started,
           eventDelaysMs: [],
         });
         logger.info(
-          `wrote zone ${zone.config.origin} serial ${plan.serial}: ${records.length} records, +${plan.added} \u2212${plan.removed}`,
+          `wrote zone ${zone.config.origin} serial ${plan.serial}: ${records} records, +${plan.added} \u2212${plan.removed}`,
           { durationMs: finished - started },
         );
       }
       zone.rendered = plan.rendered;
       zone.records = records;
+      index.commit(zoneIndex);
     }
   }
 

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import * as fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,8 +10,15 @@ import { silentLogger } from './logger.js';
 import type { ClaimedRecord } from './model.js';
 import { parseZone } from './parse.js';
 import { Reconciler, type WriteInfo } from './reconciler.js';
-import { recoverSerial } from './render.js';
-import { parseReverseRanges, reverseName } from './reverse.js';
+import { planZone } from './plan.js';
+import { recoverSerial, splitRenderedSerial } from './render.js';
+import {
+  parseReverseRanges,
+  renderReverseZoneParts,
+  reverseName,
+  reverseRecords,
+  reverseZoneConfig,
+} from './reverse.js';
 import { FileZoneStore, type ZoneStore } from './store.js';
 
 const config = defaultZoneConfig('vm.example.com', ['10.10.0.53']);
@@ -173,5 +181,71 @@ describe('Reconciler with reverse zones', () => {
     expect(writes.map((write) => write.origin)).toEqual(['vm.example.com', V4, V6]);
     expect(await ptr('10.10.3.4', V4)).toEqual(['nic1.web.default.vm.example.com']);
     await reconciler.stop();
+  });
+
+  it('rewrites a reverse zone exactly when its PTRs changed, with what a from-scratch computation gives', async () => {
+    const address = fc.constantFrom('10.10.0.1', '10.10.3.4', 'fd00:10::1', 'fd00:10::2', '192.0.2.1');
+    const name = fc.constantFrom('web.default', 'nic1.web.default', 'db.prod', 'nic1.db.prod');
+    const records = fc.array(
+      fc.tuple(name, address).map(([owner, text]): ClaimedRecord => ({
+        name: owner,
+        type: text.includes(':') ? 'AAAA' : 'A',
+        address: text,
+        claim: 'exclusive',
+      })),
+      { maxLength: 3 },
+    );
+    const key = fc.constantFrom('a', 'b', 'c');
+    const step = fc.oneof(
+      fc.tuple(fc.constant('upsert' as const), key, records),
+      fc.tuple(fc.constant('remove' as const), key, fc.constant([])),
+    );
+    const origins = ranges.map((range) => reverseZoneConfig(range, config));
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), async (steps) => {
+        const files = new Map<string, string>();
+        const written: string[] = [];
+        const store: ZoneStore = {
+          read: (origin) => Promise.resolve(files.get(origin)),
+          write: (origin, text) => {
+            files.set(origin, text);
+            written.push(origin);
+            return Promise.resolve();
+          },
+        };
+        const clock = new ManualClock();
+        const { reconciler, source } = start(store, clock);
+        const objects = new Map<string, readonly ClaimedRecord[]>();
+        await reconciler.start();
+        source.replaceAll(new Map());
+        source.markSynced();
+        await reconciler.flushNow();
+        let before = origins.map((zoneConfig) => renderReverseZoneParts(zoneConfig, []).tail);
+        for (const [kind, objectKey, objectRecords] of steps) {
+          if (kind === 'upsert') {
+            objects.set(objectKey, objectRecords);
+            source.upsert(objectKey, objectRecords);
+          } else {
+            objects.delete(objectKey);
+            source.remove(objectKey);
+          }
+          written.length = 0;
+          await reconciler.flushNow();
+          const forward = planZone(config, objects, {}, { nowMs: clock.now(), validate: false }).records;
+          const expected = reverseRecords(ranges, config.origin, forward);
+          const now = origins.map(
+            (zoneConfig, index) =>
+              renderReverseZoneParts(zoneConfig, expected.zones[index]?.records ?? []).tail,
+          );
+          origins.forEach((zoneConfig, index) => {
+            expect(splitRenderedSerial(files.get(zoneConfig.origin) ?? '')?.tail).toBe(now[index]);
+            expect(written.includes(zoneConfig.origin)).toBe(now[index] !== before[index]);
+          });
+          before = now;
+        }
+        await reconciler.stop();
+      }),
+      { numRuns: 60 },
+    );
   });
 });
