@@ -121,7 +121,9 @@ describe('ReverseIndex', () => {
             expected.zones.forEach((zone, zoneIndex) => {
               expect(view(index.records(zoneIndex))).toEqual(view(zone.records));
               expect(index.count(zoneIndex)).toBe(zone.records.length);
-              expect(index.text(zoneIndex)).toBe(zone.records.map(ptrLine).join(''));
+              expect(index.text(zoneIndex)).toBe(
+                zone.records.map((record) => ptrLine(record.name, record.target)).join(''),
+              );
               const before = committed[zoneIndex];
               const changes = index.changes(zoneIndex);
               if (before === undefined) {

@@ -3,7 +3,6 @@
 // with). Pure: no I/O, no clock.
 import type { AddressRecord } from './model.js';
 import {
-  compareKeys,
   isPreferredName,
   ptrLine,
   reverseAddressLocator,
@@ -14,8 +13,7 @@ import {
 import { forEachChange } from './zone-text.js';
 
 /** One published PTR and its zone file line (built once, when the PTR changes). */
-interface PtrEntry {
-  readonly record: PtrRecord;
+interface PtrEntry extends PtrRecord {
   readonly line: string;
 }
 
@@ -69,7 +67,14 @@ class ZoneIndex {
 
   sortedEntries(): readonly PtrEntry[] {
     if (this.resort) {
-      this.sorted = [...this.current.values()].sort((left, right) => compareKeys(left.record, right.record));
+      // The keys alone, in the engine's default order (no comparator: several times faster on keys that
+      // share a long prefix, as IPv6 keys do), then their entries.
+      const keys = [...this.current.keys()].sort();
+      const sorted = new Array<PtrEntry>(keys.length);
+      for (let index = 0; index < keys.length; index += 1) {
+        sorted[index] = this.current.get(keys[index] as string) as PtrEntry;
+      }
+      this.sorted = sorted;
       this.resort = false;
     } else {
       for (const key of this.touched) this.patch(key);
@@ -85,10 +90,10 @@ class ZoneIndex {
     let high = sorted.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if ((sorted[middle] as PtrEntry).record.key < key) low = middle + 1;
+      if ((sorted[middle] as PtrEntry).key < key) low = middle + 1;
       else high = middle;
     }
-    const present = low < sorted.length && (sorted[low] as PtrEntry).record.key === key;
+    const present = low < sorted.length && (sorted[low] as PtrEntry).key === key;
     const entry = this.current.get(key);
     if (entry === undefined) {
       if (present) sorted.splice(low, 1);
@@ -114,7 +119,7 @@ class ZoneIndex {
     let removed = 0;
     for (const [key, before] of this.sinceCommit) {
       const now = this.current.get(key);
-      if (before?.record.target === now?.record.target) continue;
+      if (before?.target === now?.target) continue;
       if (before !== undefined) removed += 1;
       if (now !== undefined) added += 1;
     }
@@ -163,40 +168,56 @@ export class ReverseIndex {
    * (planZone's `records`), which the change pass relies on.
    */
   update(sorted: readonly AddressRecord[]): void {
-    // From empty (the first flush) every address is new: they are all visited afterwards, not tracked here.
-    const bulk = this.addresses.size === 0;
-    const touched = new Map<string, AddressInfo>();
+    if (this.addresses.size === 0) {
+      // From empty (the first flush): every record is new, and every address is chosen once at the end.
+      for (const record of sorted) this.addName(record);
+      this.forward = sorted;
+      for (const state of this.addresses.values()) this.choose(state);
+      return;
+    }
+    const touched = new Set<AddressState>();
     forEachChange(this.forward, sorted, (record, added) => {
       const { address } = record;
-      let state = this.addresses.get(address);
       if (added) {
-        if (state === undefined) {
-          state = { info: this.locate(record.type, address), names: [] };
-          this.addresses.set(address, state);
-          if (state.info.zone < 0) this.outsideCount += 1;
-        }
-        state.names.push(record.name);
-      } else {
-        if (state === undefined) return;
-        const at = state.names.indexOf(record.name);
-        if (at >= 0) state.names.splice(at, 1);
-        if (state.names.length === 0) {
-          this.addresses.delete(address);
-          if (state.info.zone < 0) this.outsideCount -= 1;
-        }
+        touched.add(this.addName(record));
+        return;
       }
-      if (!bulk) touched.set(address, state.info);
+      const state = this.addresses.get(address);
+      if (state === undefined) return;
+      const at = state.names.indexOf(record.name);
+      if (at >= 0) state.names.splice(at, 1);
+      if (state.names.length === 0) {
+        // Gone from the forward zone; a record added later in this pass makes a new state, chosen after.
+        this.addresses.delete(address);
+        if (state.info.zone < 0) this.outsideCount -= 1;
+      }
+      touched.add(state);
     });
     this.forward = sorted;
-    if (bulk) for (const [address, state] of this.addresses) this.choose(address, state.info);
-    else for (const [address, info] of touched) this.choose(address, info);
+    for (const state of touched) this.choose(state);
   }
 
-  /** Picks the PTR of an address again from all its names (none: the address has no PTR any more). */
-  private choose(address: string, info: AddressInfo): void {
+  /** Adds a record's name to its address (new addresses are located first); returns the address's state. */
+  private addName(record: AddressRecord): AddressState {
+    const state = this.addresses.get(record.address);
+    if (state !== undefined) {
+      state.names.push(record.name);
+      return state;
+    }
+    const created = { info: this.locate(record.type, record.address), names: [record.name] };
+    this.addresses.set(record.address, created);
+    if (created.info.zone < 0) this.outsideCount += 1;
+    return created;
+  }
+
+  /**
+   * Picks the PTR of an address again from all its names (none left: the address has no PTR any more; its
+   * state is then no longer in `addresses`, but still says where it was).
+   */
+  private choose(state: AddressState): void {
+    const { info, names } = state;
     const zone = this.zones[info.zone];
     if (zone === undefined) return;
-    const names = this.addresses.get(address)?.names ?? [];
     let chosen: string | undefined;
     for (const name of names) if (chosen === undefined || isPreferredName(name, chosen)) chosen = name;
     const current = zone.current.get(info.key);
@@ -205,14 +226,13 @@ export class ReverseIndex {
       return;
     }
     const target = `${chosen}.${this.forwardOrigin}.`;
-    if (current?.record.target === target) return;
-    const record: PtrRecord = { name: info.owner, target, key: info.key };
-    zone.set(info.key, { record, line: ptrLine(record) });
+    if (current?.target === target) return;
+    zone.set(info.key, { name: info.owner, target, key: info.key, line: ptrLine(info.owner, target) });
   }
 
   /** The PTRs of zone `index` (the index of its range), sorted by address. */
   records(index: number): PtrRecord[] {
-    return (this.zones[index]?.sortedEntries() ?? []).map((entry) => entry.record);
+    return (this.zones[index]?.sortedEntries() ?? []).map(({ name, target, key }) => ({ name, target, key }));
   }
 
   /** How many PTRs zone `index` has. */

@@ -279,10 +279,14 @@ export function reverseAddressLocator(
       const range = ranges[zone];
       if (range === undefined) return outside;
       // The owner is the host octets reversed: `4.3` for 10.10.3.4 in 10.10.in-addr.arpa.
-      const octets = address.split('.');
-      const owner: string[] = [];
-      for (let index = 3; index >= range.prefixLength / 8; index -= 1) owner.push(octets[index] as string);
-      return { zone, key: addressSortKey('A', address), owner: owner.join('.') };
+      let owner = '';
+      let end = address.length;
+      for (let octet = 3; octet >= range.prefixLength / 8; octet -= 1) {
+        const dot = address.lastIndexOf('.', end - 1);
+        owner = owner === '' ? address.slice(dot + 1, end) : `${owner}.${address.slice(dot + 1, end)}`;
+        end = dot;
+      }
+      return { zone, key: addressSortKey('A', address), owner };
     }
     if (v6.length === 0) return outside;
     const key = addressSortKey('AAAA', address);
@@ -290,15 +294,16 @@ export function reverseAddressLocator(
     const range = ranges[zone];
     if (range === undefined) return outside;
     // The owner is the host nibbles reversed, one label each; the key has 4 nibbles per group and a colon
-    // between groups, so the range's nibbles end at key index nibbles + (nibbles - 1) / 4.
+    // between groups, so the range's nibbles end at key index nibbles + nibbles / 4.
     const kept = range.prefixLength / 4;
-    const hostStart = kept + Math.floor(kept / 4);
-    const owner: string[] = [];
-    for (let index = key.length - 1; index >= hostStart; index -= 1) {
-      const character = key[index] as string;
-      if (character !== ':') owner.push(character);
+    const codes: number[] = [];
+    for (let index = key.length - 1; index >= kept + Math.floor(kept / 4); index -= 1) {
+      const code = key.charCodeAt(index);
+      if (code === 0x3a) continue;
+      if (codes.length > 0) codes.push(0x2e);
+      codes.push(code);
     }
-    return { zone, key, owner: owner.join('.') };
+    return { zone, key, owner: String.fromCharCode(...codes) };
   };
 }
 
@@ -334,11 +339,11 @@ export function reverseZoneConfig(range: ReverseRange, forward: ZoneConfig): Rev
 }
 
 /**
- * The zone file line of one PTR, as one flat string: joined, not concatenated, because a concatenation is a
+ * The zone file line of one PTR (owner relative to the reverse origin, absolute target), as one flat string: joined, not concatenated, because a concatenation is a
  * rope (the IPv6 owner alone is 32 pieces) that every later join of the zone's lines would walk again.
  */
-export function ptrLine(record: PtrRecord): string {
-  return [record.name, '\tIN\tPTR\t', record.target, '\n'].join('');
+export function ptrLine(owner: string, target: string): string {
+  return [owner, '\tIN\tPTR\t', target, '\n'].join('');
 }
 
 /**
@@ -350,7 +355,7 @@ export function renderReverseZoneParts(
   records: readonly PtrRecord[],
 ): RenderedZone {
   const lines: string[] = [];
-  for (const record of records) lines.push(ptrLine(record));
+  for (const record of records) lines.push(ptrLine(record.name, record.target));
   return reverseZoneParts(config, lines.join(''));
 }
 
