@@ -234,7 +234,7 @@ export function reverseRecords(
 }
 
 /** Orders PTRs by address (their sort keys). */
-export function compareKeys(left: { readonly key: string }, right: { readonly key: string }): number {
+function compareKeys(left: { readonly key: string }, right: { readonly key: string }): number {
   return left.key < right.key ? -1 : left.key > right.key ? 1 : 0;
 }
 
