@@ -33,6 +33,8 @@ export interface ReverseZoneChanges {
 
 /** Above this share of changed keys, a zone's sorted list is sorted again instead of patched. */
 const RESORT_SHARE = 1 / 16;
+/** Up to this many changed keys, a zone's joined lines are patched instead of joined again. */
+const TEXT_PATCHES = 4;
 
 class ZoneIndex {
   /** The zone's PTRs by address key. */
@@ -78,6 +80,8 @@ class ZoneIndex {
       this.resort = false;
       this.lines = undefined;
     } else {
+      // Each patch of the joined lines copies them once: beyond a few, joining them again is cheaper.
+      if (this.touched.size > TEXT_PATCHES) this.lines = undefined;
       for (const key of this.touched) this.patch(key);
     }
     this.touched.clear();

@@ -155,7 +155,7 @@ describe('Reconciler with reverse zones', () => {
     await third.reconciler.stop();
   });
 
-  it('retries a failed reverse-zone write; the forward zone is written once', async () => {
+  it('retries a failed reverse-zone write; the forward zone and the other reverse zone are written once', async () => {
     const clock = new ManualClock();
     const files = new FileZoneStore(directory);
     let failures = 1;
@@ -178,8 +178,42 @@ describe('Reconciler with reverse zones', () => {
     expect(reconciler.status().lastWriteError).toBe('disk full');
     await clock.advance(2000);
     await reconciler.idle();
-    expect(writes.map((write) => write.origin)).toEqual(['vm.example.com', V4, V6]);
+    // The other zones' writes do not wait for the failed one: the IPv6 zone is written in the first flush.
+    expect(writes.map((write) => write.origin)).toEqual(['vm.example.com', V6, V4]);
     expect(await ptr('10.10.3.4', V4)).toEqual(['nic1.web.default.vm.example.com']);
+    await reconciler.stop();
+  });
+
+  it('keeps the serial of a reverse zone written in a flush whose forward write failed', async () => {
+    const clock = new ManualClock();
+    const files = new FileZoneStore(directory);
+    let failures = 1;
+    const store: ZoneStore = {
+      read: (origin) => files.read(origin),
+      write: (origin, text) => {
+        if (origin === config.origin && failures > 0) {
+          failures -= 1;
+          return Promise.reject(new Error('disk full'));
+        }
+        return files.write(origin, text);
+      },
+    };
+    const { reconciler, source, writes } = start(store, clock);
+    await reconciler.start();
+    source.replaceAll(new Map([['a', vmi('web', 'default', '10.10.3.4')]]));
+    source.markSynced();
+    await clock.advance(0);
+    await reconciler.idle();
+    expect(reconciler.status().lastWriteError).toBe('disk full');
+    expect(writes.map((write) => write.origin)).toEqual([V4, V6]);
+    const first = await serialOf(V4);
+    // The retry (at once, in the same second) writes only the forward zone; the reverse zones are current.
+    await reconciler.flushNow();
+    expect(writes.map((write) => write.origin)).toEqual([V4, V6, config.origin]);
+    // Still the same second: the next IPv4 zone gets first + 1, never first again (CoreDNS would keep the old).
+    source.upsert('a', vmi('web', 'default', '10.10.3.5'));
+    await reconciler.flushNow();
+    expect(await serialOf(V4)).toBe((first ?? 0) + 1);
     await reconciler.stop();
   });
 
