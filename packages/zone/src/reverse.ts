@@ -339,8 +339,9 @@ export function reverseZoneConfig(range: ReverseRange, forward: ZoneConfig): Rev
 }
 
 /**
- * The zone file line of one PTR (owner relative to the reverse origin, absolute target), as one flat string: joined, not concatenated, because a concatenation is a
- * rope (the IPv6 owner alone is 32 pieces) that every later join of the zone's lines would walk again.
+ * The zone file line of one PTR (owner relative to the reverse origin, absolute target) as one flat string:
+ * joined, not concatenated, because a concatenation is a rope (the target is one too) that every later join
+ * of the zone's lines would walk again.
  */
 export function ptrLine(owner: string, target: string): string {
   return [owner, '\tIN\tPTR\t', target, '\n'].join('');
