@@ -20,7 +20,7 @@ export function renderReport(results: BenchResults): string {
   ];
   const zone = results.zone as ZoneSection | undefined;
   if (zone !== undefined) lines.push(...renderZoneSection(zone));
-  for (const suite of ['monitor', 'cri', 'freshness']) {
+  for (const suite of ['monitor', 'cri', 'freshness', 'reverse']) {
     const markdown = markdownOf(results[suite]);
     if (markdown !== undefined) lines.push(markdown, '');
   }

@@ -1,6 +1,6 @@
 // zonewright benchmarks. `npm run bench` builds, runs every suite and writes bench/report/.
 // Usage: node bench/dist/run.js [--quick] [--out DIR] [SUITE...]
-//   SUITE: zone, monitor, cri, freshness (default: all, in that order); each runs in its own fresh process.
+//   SUITE: zone, monitor, cri, freshness, reverse (default: all, in that order); each runs in its own fresh process.
 //   --quick: reduced sizes, only to check that the suites still run end to end; its report goes to
 //            bench/out/quick/ (gitignored) unless --out says otherwise. ZW_BENCH_* variables override sizes.
 // Suites measure side by side in one run (ratios), because this machine is shared and noisy.

@@ -7,12 +7,11 @@ import type { Logger } from './logger.js';
 import type { AddressRecord, ClaimedRecord, ZoneConfig } from './model.js';
 import { planZone, previousZoneFromText } from './plan.js';
 import type { RenderedZone } from './render.js';
+import { ReverseIndex } from './reverse-index.js';
 import {
-  planReverseZone,
-  reverseRecords,
+  planRenderedReverseZone,
   reverseZoneConfig,
-  type PtrRecord,
-  type ReverseAddressCache,
+  reverseZoneParts,
   type ReverseRange,
   type ReverseZoneConfig,
 } from './reverse.js';
@@ -132,7 +131,21 @@ interface ReverseZoneState {
   serial: number | undefined;
   /** The text last written, or found on disk at start, split at the serial. */
   rendered: RenderedZone | undefined;
-  records: readonly PtrRecord[] | undefined;
+  /** PTRs of the zone on disk; undefined until a flush wrote it or found it identical. */
+  records: number | undefined;
+}
+
+/** What became of one reverse zone's write: written (with what the report says), or an error. */
+interface ReverseOutcome {
+  readonly zone?: ReverseZoneState;
+  readonly written?: {
+    readonly serial: number;
+    readonly records: number;
+    readonly added: number;
+    readonly removed: number;
+    readonly durationMs: number;
+  };
+  readonly error?: unknown;
 }
 
 interface SourceState {
@@ -197,7 +210,8 @@ export class Reconciler {
   private catchingUpSinceMs: number | undefined;
   private readonly readyWaiters: (() => void)[] = [];
   private readonly reverse: ReverseZoneState[];
-  private reverseCache: ReverseAddressCache | undefined;
+  /** The reverse zones' PTRs, updated from the forward records of each flush (see reverse-index.ts). */
+  private readonly reverseIndex: ReverseIndex;
 
   constructor(options: ReconcilerOptions) {
     this.options = options;
@@ -211,6 +225,7 @@ export class Reconciler {
       rendered: undefined,
       records: undefined,
     }));
+    this.reverseIndex = new ReverseIndex(options.reverseRanges ?? [], options.config.origin);
   }
 
   get origin(): string {
@@ -347,7 +362,7 @@ export class Reconciler {
       reverseZones: this.reverse.map((zone) => ({
         origin: zone.config.origin,
         serial: zone.serial,
-        records: zone.records?.length,
+        records: zone.records,
       })),
     };
   }
@@ -467,12 +482,25 @@ export class Reconciler {
       this.reportAssembly(plan.conflicts, plan.rejected);
       if (plan.status === 'unchanged') {
         this.unchanged(plan.records);
-        await this.writeReverse(plan.records);
+        this.reportReverse(await this.writeReverse(plan.records));
         return;
       }
       if (plan.status === 'refused') throw plan.error;
       const { serial, diff, records } = plan;
-      await store.write(config.origin, plan.text);
+      // The forward write starts, the reverse zones are planned meanwhile and their writes started too, so the
+      // files' fsyncs overlap instead of following one another. Neither promise rejects; the forward write's
+      // outcome is always awaited before its state is touched.
+      const forward = store.write(config.origin, plan.text).then(
+        () => undefined,
+        (error: unknown) => ({ error }),
+      );
+      const reverse = this.writeReverse(records);
+      const forwardFailure = await forward;
+      const reverseOutcomes = await reverse;
+      if (forwardFailure !== undefined) {
+        this.reportReverse(reverseOutcomes, false);
+        throw forwardFailure.error;
+      }
       const finished = clock.now();
       this.serial = serial;
       this.diskParts = undefined;
@@ -495,7 +523,7 @@ export class Reconciler {
         `wrote zone ${config.origin} serial ${serial}: ${records.length} records, +${diff.added} \u2212${diff.removed}`,
         { durationMs: finished - started },
       );
-      await this.writeReverse(records);
+      this.reportReverse(reverseOutcomes);
       this.markReady();
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
@@ -539,51 +567,84 @@ export class Reconciler {
   }
 
   /**
-   * Stores the reverse zones whose plan says "write" (the forward zone is already written or unchanged). A
-   * failure throws into write()'s handling: the next flush finds the forward zone unchanged and retries these.
+   * Plans the reverse zones from the forward records (synchronously, before the first await) and starts the
+   * writes of those whose plan says "write", all at once. The index follows the forward records by their
+   * changes; a zone with no PTR changed since it was last written (or found identical on disk) is not rendered
+   * again. A zone's state (serial, text, commit) is recorded as soon as its own file is renamed, whatever
+   * happens to the other files. Never rejects: failures are outcomes, thrown by {@link reportReverse}; a zone
+   * that failed stays uncommitted, and the next flush (which finds the forward zone unchanged) plans it again.
    */
-  private async writeReverse(sorted: readonly AddressRecord[]): Promise<void> {
-    if (this.reverse.length === 0) return;
-    const { config, store, clock, logger, observer } = this.options;
-    const ptrs = reverseRecords(
-      this.reverse.map((zone) => zone.range),
-      config.origin,
-      sorted,
-      this.reverseCache,
-    );
-    this.reverseCache = ptrs.cache;
-    observer?.onReverseOutside?.(config.origin, ptrs.outside);
-    for (let index = 0; index < this.reverse.length; index += 1) {
-      const zone = this.reverse[index] as ReverseZoneState;
-      const records = ptrs.zones[index]?.records ?? [];
-      const started = clock.now();
-      const plan = planReverseZone(zone.config, records, zone, {
-        nowMs: started,
-        validate: this.options.validate,
-        sourceVersion: this.sourceVersion(),
-      });
-      if (plan.status === 'refused') throw plan.error;
-      if (plan.status === 'write') {
-        await store.write(zone.config.origin, plan.text);
-        const finished = clock.now();
-        zone.serial = plan.serial;
-        observer?.onWrite?.({
-          origin: zone.config.origin,
-          serial: plan.serial,
-          records: records.length,
-          added: plan.added,
-          removed: plan.removed,
-          durationMs: finished - started,
-          eventDelaysMs: [],
-        });
-        logger.info(
-          `wrote zone ${zone.config.origin} serial ${plan.serial}: ${records.length} records, +${plan.added} \u2212${plan.removed}`,
-          { durationMs: finished - started },
+  private writeReverse(sorted: readonly AddressRecord[]): Promise<ReverseOutcome[]> {
+    if (this.reverse.length === 0) return Promise.resolve([]);
+    const { config, store, clock, observer } = this.options;
+    const writes: Promise<ReverseOutcome>[] = [];
+    try {
+      const index = this.reverseIndex;
+      index.update(sorted);
+      observer?.onReverseOutside?.(config.origin, index.outside);
+      for (let zoneIndex = 0; zoneIndex < this.reverse.length; zoneIndex += 1) {
+        const zone = this.reverse[zoneIndex] as ReverseZoneState;
+        const changes = index.changes(zoneIndex);
+        if (!changes.changed) continue;
+        const records = index.count(zoneIndex);
+        const started = clock.now();
+        const plan = planRenderedReverseZone(
+          zone.config,
+          reverseZoneParts(zone.config, index.text(zoneIndex)),
+          records,
+          zone,
+          { nowMs: started, validate: this.options.validate, sourceVersion: this.sourceVersion() },
+          // After a restart the PTRs on disk are not known: every one counts as added (as for the forward zone).
+          () => (zone.records === undefined ? { added: records, removed: 0 } : changes),
         );
+        const settled = (): void => {
+          zone.rendered = plan.rendered;
+          zone.records = records;
+          index.commit(zoneIndex);
+        };
+        if (plan.status === 'refused') writes.push(Promise.resolve({ zone, error: plan.error }));
+        else if (plan.status === 'unchanged') settled();
+        else {
+          writes.push(
+            store.write(zone.config.origin, plan.text).then(
+              (): ReverseOutcome => {
+                zone.serial = plan.serial;
+                settled();
+                const written = { serial: plan.serial, records, added: plan.added, removed: plan.removed };
+                return { zone, written: { ...written, durationMs: clock.now() - started } };
+              },
+              (error: unknown): ReverseOutcome => ({ zone, error }),
+            ),
+          );
+        }
       }
-      zone.rendered = plan.rendered;
-      zone.records = records;
+    } catch (error) {
+      writes.push(Promise.resolve({ error }));
     }
+    return Promise.all(writes);
+  }
+
+  /**
+   * Logs and reports the reverse zones written (in range order, after the forward zone's own report), then
+   * throws the first failure into write()'s handling. `throwFailure` false: only the reports (the forward
+   * zone's failure is thrown instead).
+   */
+  private reportReverse(outcomes: readonly ReverseOutcome[], throwFailure = true): void {
+    const { logger, observer } = this.options;
+    let failure: { error: unknown } | undefined;
+    for (const outcome of outcomes) {
+      if (outcome.written === undefined || outcome.zone === undefined) {
+        failure ??= { error: outcome.error };
+        continue;
+      }
+      const { origin } = outcome.zone.config;
+      const { serial, records, added, removed, durationMs } = outcome.written;
+      observer?.onWrite?.({ origin, serial, records, added, removed, durationMs, eventDelaysMs: [] });
+      logger.info(`wrote zone ${origin} serial ${serial}: ${records} records, +${added} \u2212${removed}`, {
+        durationMs,
+      });
+    }
+    if (failure !== undefined && throwFailure) throw failure.error;
   }
 
   /** Nothing but the serial would change (or the file on disk already has this content). */

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import * as fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,8 +10,15 @@ import { silentLogger } from './logger.js';
 import type { ClaimedRecord } from './model.js';
 import { parseZone } from './parse.js';
 import { Reconciler, type WriteInfo } from './reconciler.js';
-import { recoverSerial } from './render.js';
-import { parseReverseRanges, reverseName } from './reverse.js';
+import { planZone } from './plan.js';
+import { recoverSerial, splitRenderedSerial } from './render.js';
+import {
+  parseReverseRanges,
+  renderReverseZoneParts,
+  reverseName,
+  reverseRecords,
+  reverseZoneConfig,
+} from './reverse.js';
 import { FileZoneStore, type ZoneStore } from './store.js';
 
 const config = defaultZoneConfig('vm.example.com', ['10.10.0.53']);
@@ -147,7 +155,7 @@ describe('Reconciler with reverse zones', () => {
     await third.reconciler.stop();
   });
 
-  it('retries a failed reverse-zone write; the forward zone is written once', async () => {
+  it('retries a failed reverse-zone write; the forward zone and the other reverse zone are written once', async () => {
     const clock = new ManualClock();
     const files = new FileZoneStore(directory);
     let failures = 1;
@@ -170,8 +178,108 @@ describe('Reconciler with reverse zones', () => {
     expect(reconciler.status().lastWriteError).toBe('disk full');
     await clock.advance(2000);
     await reconciler.idle();
-    expect(writes.map((write) => write.origin)).toEqual(['vm.example.com', V4, V6]);
+    // The other zones' writes do not wait for the failed one: the IPv6 zone is written in the first flush.
+    expect(writes.map((write) => write.origin)).toEqual(['vm.example.com', V6, V4]);
     expect(await ptr('10.10.3.4', V4)).toEqual(['nic1.web.default.vm.example.com']);
     await reconciler.stop();
+  });
+
+  it('keeps the serial of a reverse zone written in a flush whose forward write failed', async () => {
+    const clock = new ManualClock();
+    const files = new FileZoneStore(directory);
+    let failures = 1;
+    const store: ZoneStore = {
+      read: (origin) => files.read(origin),
+      write: (origin, text) => {
+        if (origin === config.origin && failures > 0) {
+          failures -= 1;
+          return Promise.reject(new Error('disk full'));
+        }
+        return files.write(origin, text);
+      },
+    };
+    const { reconciler, source, writes } = start(store, clock);
+    await reconciler.start();
+    source.replaceAll(new Map([['a', vmi('web', 'default', '10.10.3.4')]]));
+    source.markSynced();
+    await clock.advance(0);
+    await reconciler.idle();
+    expect(reconciler.status().lastWriteError).toBe('disk full');
+    expect(writes.map((write) => write.origin)).toEqual([V4, V6]);
+    const first = await serialOf(V4);
+    // The retry (at once, in the same second) writes only the forward zone; the reverse zones are current.
+    await reconciler.flushNow();
+    expect(writes.map((write) => write.origin)).toEqual([V4, V6, config.origin]);
+    // Still the same second: the next IPv4 zone gets first + 1, never first again (CoreDNS would keep the old).
+    source.upsert('a', vmi('web', 'default', '10.10.3.5'));
+    await reconciler.flushNow();
+    expect(await serialOf(V4)).toBe((first ?? 0) + 1);
+    await reconciler.stop();
+  });
+
+  it('rewrites a reverse zone exactly when its PTRs changed, with what a from-scratch computation gives', async () => {
+    const address = fc.constantFrom('10.10.0.1', '10.10.3.4', 'fd00:10::1', 'fd00:10::2', '192.0.2.1');
+    const name = fc.constantFrom('web.default', 'nic1.web.default', 'db.prod', 'nic1.db.prod');
+    const records = fc.array(
+      fc.tuple(name, address).map(([owner, text]): ClaimedRecord => ({
+        name: owner,
+        type: text.includes(':') ? 'AAAA' : 'A',
+        address: text,
+        claim: 'exclusive',
+      })),
+      { maxLength: 3 },
+    );
+    const key = fc.constantFrom('a', 'b', 'c');
+    const step = fc.oneof(
+      fc.tuple(fc.constant('upsert' as const), key, records),
+      fc.tuple(fc.constant('remove' as const), key, fc.constant([])),
+    );
+    const origins = ranges.map((range) => reverseZoneConfig(range, config));
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), async (steps) => {
+        const files = new Map<string, string>();
+        const written: string[] = [];
+        const store: ZoneStore = {
+          read: (origin) => Promise.resolve(files.get(origin)),
+          write: (origin, text) => {
+            files.set(origin, text);
+            written.push(origin);
+            return Promise.resolve();
+          },
+        };
+        const clock = new ManualClock();
+        const { reconciler, source } = start(store, clock);
+        const objects = new Map<string, readonly ClaimedRecord[]>();
+        await reconciler.start();
+        source.replaceAll(new Map());
+        source.markSynced();
+        await reconciler.flushNow();
+        let before = origins.map((zoneConfig) => renderReverseZoneParts(zoneConfig, []).tail);
+        for (const [kind, objectKey, objectRecords] of steps) {
+          if (kind === 'upsert') {
+            objects.set(objectKey, objectRecords);
+            source.upsert(objectKey, objectRecords);
+          } else {
+            objects.delete(objectKey);
+            source.remove(objectKey);
+          }
+          written.length = 0;
+          await reconciler.flushNow();
+          const forward = planZone(config, objects, {}, { nowMs: clock.now(), validate: false }).records;
+          const expected = reverseRecords(ranges, config.origin, forward);
+          const now = origins.map(
+            (zoneConfig, index) =>
+              renderReverseZoneParts(zoneConfig, expected.zones[index]?.records ?? []).tail,
+          );
+          origins.forEach((zoneConfig, index) => {
+            expect(splitRenderedSerial(files.get(zoneConfig.origin) ?? '')?.tail).toBe(now[index]);
+            expect(written.includes(zoneConfig.origin)).toBe(now[index] !== before[index]);
+          });
+          before = now;
+        }
+        await reconciler.stop();
+      }),
+      { numRuns: 60 },
+    );
   });
 });

@@ -15,6 +15,7 @@ import {
   reverseName,
   reverseNameOf,
   reverseZoneConfig,
+  reverseZoneParts,
   validateReverseZone,
 } from './reverse.js';
 
@@ -180,7 +181,33 @@ describe('renderReverseZoneParts', () => {
     ['a stray directive', (zone: string) => `${zone}$INCLUDE /etc/passwd\n`, 3],
     ['a missing record', (zone: string) => zone, 3],
     ['serial 0', (zone: string) => zone.replace(' 1764000000 ', ' 0 '), 2],
+    ['no line end at the end', (zone: string) => zone.slice(0, -1), 2],
+    ['an empty line', (zone: string) => `${zone}\n`, 2],
+    ['an owner with too few labels', (zone: string) => `${zone}4\tIN\tPTR\tx.vm.example.com.\n`, 3],
+    ['an octet above 255', (zone: string) => `${zone}4.256\tIN\tPTR\tx.vm.example.com.\n`, 3],
+    [
+      'a line over 512 characters',
+      (zone: string) => `${zone}4.4\tIN\tPTR\t${`${'a'.repeat(63)}.`.repeat(8)}\n`,
+      3,
+    ],
+    ['a PTR line cut in two', (zone: string) => zone.replace('\tPTR\teth0.', '\tPTR\n\teth0.'), 2],
   ])('validation refuses %s', (_what, change, expected) => {
     expect(() => validateReverseZone(change(text), config, expected)).toThrow(InvalidZoneError);
+  });
+
+  it('validation wants exactly the owner labels of the zone, and lines of at most 512 characters', () => {
+    const [v6] = parseReverseRanges('fd00:10::/48');
+    if (v6 === undefined) throw new Error('no range');
+    const v6Config = reverseZoneConfig(v6, forward);
+    const owner = Array.from({ length: 20 }, () => 'f').join('.');
+    // A target of `length` characters: 63-character labels, then a shorter one.
+    const target = (length: number) => `${`${'a'.repeat(63)}.`.repeat(7)}${'b'.repeat(length - 448 - 1)}.`;
+    const zone = (line: string) => joinRendered(reverseZoneParts(v6Config, `${line}\n`), 5);
+    const line = (ownerName: string, length: number) => `${ownerName}\tIN\tPTR\t${target(length)}`;
+    expect(line(owner, 465)).toHaveLength(512);
+    expect(() => validateReverseZone(zone(line(owner, 465)), v6Config, 1)).not.toThrow();
+    expect(() => validateReverseZone(zone(line(owner, 466)), v6Config, 1)).toThrow(/line 6: not a valid PTR/);
+    expect(() => validateReverseZone(zone(line(`${owner}.f`, 500)), v6Config, 1)).toThrow(/line 6/);
+    expect(() => validateReverseZone(zone(line(owner.slice(2), 500)), v6Config, 1)).toThrow(/line 6/);
   });
 });

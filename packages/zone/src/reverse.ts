@@ -178,8 +178,11 @@ function rangeKeyPrefix(range: ReverseRange): string {
   return key.slice(0, nibbles + Math.floor((nibbles - 1) / 4));
 }
 
-/** Which of several names of one address its PTR names: the most labels, then the lowest name. */
-function preferred(candidate: string, current: string): boolean {
+/**
+ * Whether `candidate` rather than `current` is the name the PTR of their shared address names: the one with
+ * more labels (the more specific), and among equally specific names the lower.
+ */
+export function isPreferredName(candidate: string, current: string): boolean {
   const candidateLabels = labelCount(candidate);
   const currentLabels = labelCount(current);
   if (candidateLabels !== currentLabels) return candidateLabels > currentLabels;
@@ -198,6 +201,60 @@ export function reverseRecords(
   records: readonly AddressRecord[],
   previous?: ReverseAddressCache,
 ): ReversePlan {
+  const locate = reverseAddressLocator(ranges);
+  // Canonical addresses are unique strings: everything is keyed by the address text, and what an address
+  // gives (its zone, sort key and reverse owner) is worked out once and kept for the next flush.
+  const cache: ReverseAddressCache = new Map();
+  const chosen = ranges.map(() => new Map<string, { name: string; info: AddressInfo }>());
+  let outside = 0;
+  for (const record of records) {
+    const { address } = record;
+    let info = cache.get(address);
+    if (info === undefined) {
+      info = previous?.get(address) ?? locate(record.type, address);
+      cache.set(address, info);
+      if (info.zone < 0) outside += 1;
+    }
+    if (info.zone < 0) continue;
+    const byAddress = chosen[info.zone] as Map<string, { name: string; info: AddressInfo }>;
+    const current = byAddress.get(address);
+    if (current === undefined) byAddress.set(address, { name: record.name, info });
+    else if (isPreferredName(record.name, current.name)) current.name = record.name;
+  }
+  const zones = ranges.map((range, index) => {
+    const byAddress = chosen[index] as Map<string, { name: string; info: AddressInfo }>;
+    const ptrs: PtrRecord[] = [];
+    for (const { name, info } of byAddress.values()) {
+      ptrs.push({ name: info.owner, target: `${name}.${forwardOrigin}.`, key: info.key });
+    }
+    ptrs.sort(compareKeys);
+    return { range, records: ptrs };
+  });
+  return { zones, outside, cache };
+}
+
+/** Orders PTRs by address (their sort keys). */
+function compareKeys(left: { readonly key: string }, right: { readonly key: string }): number {
+  return left.key < right.key ? -1 : left.key > right.key ? 1 : 0;
+}
+
+/** What reverseRecords worked out per address; pass `plan.cache` back to the next call. */
+export type ReverseAddressCache = ReadonlyMap<string, AddressInfo> & Map<string, AddressInfo>;
+
+/** Where an address goes: its reverse zone (index of its range, -1 outside every range) and its PTR owner. */
+export interface AddressInfo {
+  /** Index of the range, or -1 outside every range. */
+  readonly zone: number;
+  /** Numeric sort key of the address (see addressSortKey); empty outside every range. */
+  readonly key: string;
+  /** Owner name relative to the reverse origin. */
+  readonly owner: string;
+}
+
+/** A function that tells, for a canonical address, which of `ranges` holds it and under which owner. */
+export function reverseAddressLocator(
+  ranges: readonly ReverseRange[],
+): (type: AddressType, address: string) => AddressInfo {
   const v4 = ranges.flatMap((range, index) =>
     range.type === 'A'
       ? [
@@ -214,68 +271,40 @@ export function reverseRecords(
   const v6 = ranges.flatMap((range, index) =>
     range.type === 'AAAA' ? [{ index, prefix: rangeKeyPrefix(range) }] : [],
   );
-  // Canonical addresses are unique strings: everything is keyed by the address text, and what an address
-  // gives (its zone, sort key and reverse owner) is worked out once and kept for the next flush.
-  const cache: ReverseAddressCache = new Map();
-  const chosen = ranges.map(() => new Map<string, { name: string; info: AddressInfo }>());
-  let outside = 0;
-  for (const record of records) {
-    const { address } = record;
-    let info = cache.get(address);
-    if (info === undefined) {
-      info = previous?.get(address) ?? addressInfo(record.type, address, ranges, v4, v6);
-      cache.set(address, info);
-      if (info.zone < 0) outside += 1;
+  const outside: AddressInfo = { zone: -1, key: '', owner: '' };
+  return (type, address) => {
+    let zone = -1;
+    if (type === 'A') {
+      for (const entry of v4) if (address.startsWith(entry.prefix)) zone = entry.index;
+      const range = ranges[zone];
+      if (range === undefined) return outside;
+      // The owner is the host octets reversed: `4.3` for 10.10.3.4 in 10.10.in-addr.arpa.
+      let owner = '';
+      let end = address.length;
+      for (let octet = 3; octet >= range.prefixLength / 8; octet -= 1) {
+        const dot = address.lastIndexOf('.', end - 1);
+        owner = owner === '' ? address.slice(dot + 1, end) : `${owner}.${address.slice(dot + 1, end)}`;
+        end = dot;
+      }
+      return { zone, key: addressSortKey('A', address), owner };
     }
-    if (info.zone < 0) continue;
-    const byAddress = chosen[info.zone] as Map<string, { name: string; info: AddressInfo }>;
-    const current = byAddress.get(address);
-    if (current === undefined) byAddress.set(address, { name: record.name, info });
-    else if (preferred(record.name, current.name)) current.name = record.name;
-  }
-  const zones = ranges.map((range, index) => {
-    const byAddress = chosen[index] as Map<string, { name: string; info: AddressInfo }>;
-    const ptrs: PtrRecord[] = [];
-    for (const { name, info } of byAddress.values()) {
-      ptrs.push({ name: info.owner, target: `${name}.${forwardOrigin}.`, key: info.key });
-    }
-    ptrs.sort((left, right) => (left.key < right.key ? -1 : left.key > right.key ? 1 : 0));
-    return { range, records: ptrs };
-  });
-  return { zones, outside, cache };
-}
-
-/** What reverseRecords worked out per address; pass `plan.cache` back to the next call. */
-export type ReverseAddressCache = ReadonlyMap<string, AddressInfo> & Map<string, AddressInfo>;
-
-interface AddressInfo {
-  /** Index of the range, or -1 outside every range. */
-  readonly zone: number;
-  readonly key: string;
-  /** Owner name relative to the reverse origin. */
-  readonly owner: string;
-}
-
-function addressInfo(
-  type: AddressType,
-  address: string,
-  ranges: readonly ReverseRange[],
-  v4: readonly { index: number; prefix: string }[],
-  v6: readonly { index: number; prefix: string }[],
-): AddressInfo {
-  let zone = -1;
-  let key = '';
-  if (type === 'A') {
-    for (const entry of v4) if (address.startsWith(entry.prefix)) zone = entry.index;
-  } else if (v6.length > 0) {
-    key = addressSortKey('AAAA', address);
+    if (v6.length === 0) return outside;
+    const key = addressSortKey('AAAA', address);
     for (const entry of v6) if (key.startsWith(entry.prefix)) zone = entry.index;
-  }
-  const range = ranges[zone];
-  if (range === undefined) return { zone: -1, key, owner: '' };
-  if (type === 'A') key = addressSortKey('A', address);
-  const full = type === 'A' ? reverseName('A', address) : reverseNibbles(key);
-  return { zone, key, owner: full.slice(0, full.length - range.origin.length - 1) };
+    const range = ranges[zone];
+    if (range === undefined) return outside;
+    // The owner is the host nibbles reversed, one label each; the key has 4 nibbles per group and a colon
+    // between groups, so the range's nibbles end at key index nibbles + nibbles / 4.
+    const kept = range.prefixLength / 4;
+    const codes: number[] = [];
+    for (let index = key.length - 1; index >= kept + Math.floor(kept / 4); index -= 1) {
+      const code = key.charCodeAt(index);
+      if (code === 0x3a) continue;
+      if (codes.length > 0) codes.push(0x2e);
+      codes.push(code);
+    }
+    return { zone, key, owner: String.fromCharCode(...codes) };
+  };
 }
 
 /** `x.x.….ip6.arpa` from an expanded IPv6 sort key (`fd00:0010:…`). */
@@ -310,6 +339,15 @@ export function reverseZoneConfig(range: ReverseRange, forward: ZoneConfig): Rev
 }
 
 /**
+ * The zone file line of one PTR (owner relative to the reverse origin, absolute target) as one flat string:
+ * joined, not concatenated, because a concatenation is a rope (the target is one too) that every later join
+ * of the zone's lines would walk again.
+ */
+export function ptrLine(owner: string, target: string): string {
+  return [owner, '\tIN\tPTR\t', target, '\n'].join('');
+}
+
+/**
  * Renders a reverse zone in the same two parts as the forward renderer (`head` up to the serial), with the
  * same four header lines, so recoverSerial and splitRenderedSerial read it too.
  */
@@ -317,64 +355,89 @@ export function renderReverseZoneParts(
   config: ReverseZoneConfig,
   records: readonly PtrRecord[],
 ): RenderedZone {
+  const lines: string[] = [];
+  for (const record of records) lines.push(ptrLine(record.name, record.target));
+  return reverseZoneParts(config, lines.join(''));
+}
+
+/** The two parts of a reverse zone around its serial, from its PTR lines (each ending in a line end). */
+export function reverseZoneParts(config: ReverseZoneConfig, ptrLines: string): RenderedZone {
   const { origin, ttl, soa } = config;
   const head =
     `; zone ${origin}: reverse of ${config.cidr}, written by zonewright, do not edit (the next write replaces this file)\n` +
     `$ORIGIN ${origin}.\n` +
     `$TTL ${ttl}\n` +
     `@\tIN\tSOA\t${config.nameServer} ${config.hostmaster} `;
-  const lines = [
-    ` ${soa.refresh} ${soa.retry} ${soa.expire} ${soa.minimum}\n`,
-    `@\tIN\tNS\t${config.nameServer}\n`,
-  ];
-  for (const record of records) lines.push(`${record.name}\tIN\tPTR\t${record.target}\n`);
-  return { head, tail: lines.join('') };
+  const tail =
+    ` ${soa.refresh} ${soa.retry} ${soa.expire} ${soa.minimum}\n` +
+    `@\tIN\tNS\t${config.nameServer}\n` +
+    ptrLines;
+  return { head, tail };
 }
 
 const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
-const V4_OWNER = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(?:\\.(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){0,2}';
-const V6_OWNER = '[0-9a-f](?:\\.[0-9a-f]){0,30}';
+const V4_LABEL = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const V6_LABEL = '[0-9a-f]';
+const MAX_LINE = 512;
+
+/** The PTR line of a reverse zone whose owners have `labels` labels, matched where lastIndex says. */
+function ptrLinePattern(isV4: boolean, labels: number): RegExp {
+  const label = isV4 ? V4_LABEL : V6_LABEL;
+  const owner = labels > 1 ? `${label}(?:\\.${label}){${labels - 1}}` : label;
+  return new RegExp(`${owner}\\tIN\\tPTR\\t(?:${LABEL}\\.)+\\n`, 'y');
+}
 
 /**
- * Checks reverse-zone text before it is renamed into place: the header, a serial of 1-4294967295, the NS
- * line, and then only `<owner> IN PTR <absolute name>.` lines whose owner has exactly the labels an address
- * in this zone has. Throws {@link InvalidZoneError} naming the first bad line.
+ * Checks reverse-zone text before it is renamed into place, independently of how the text was built: the
+ * header, a serial of 1-4294967295, the NS line, and then only `<owner> IN PTR <absolute name>.` lines of at
+ * most 512 characters whose owner has exactly the labels an address in this zone has (octets 0-255, or
+ * nibbles), `expectedRecords` of them, and a line end at the end. One sticky match per line over the whole
+ * text (no split into lines). Throws {@link InvalidZoneError} naming the first bad line.
  */
 export function validateReverseZone(text: string, config: ReverseZoneConfig, expectedRecords: number): void {
   const { origin } = config;
   const failAt = (line: number, message: string): never => {
     throw new InvalidZoneError(`zone ${origin} failed validation at line ${line}: ${message}`);
   };
-  const lines = text.split('\n');
-  if (lines.at(-1) !== '') failAt(lines.length, 'the zone does not end with a line end');
-  lines.pop();
+  let position = 0;
+  const nextLine = (): string | undefined => {
+    const end = text.indexOf('\n', position);
+    if (end < 0) return undefined;
+    const line = text.slice(position, end);
+    position = end + 1;
+    return line;
+  };
+  const header = [nextLine(), nextLine(), nextLine()];
   if (
-    !(lines[0] ?? '').startsWith(`; zone ${origin}:`) ||
-    lines[1] !== `$ORIGIN ${origin}.` ||
-    !/^\$TTL \d{1,10}$/.test(lines[2] ?? '')
+    !(header[0] ?? '').startsWith(`; zone ${origin}:`) ||
+    header[1] !== `$ORIGIN ${origin}.` ||
+    !/^\$TTL \d{1,10}$/.test(header[2] ?? '')
   ) {
     failAt(1, 'header is not the one zonewright writes');
   }
   const soa = new RegExp(
     `^@\\tIN\\tSOA\\t(?:${LABEL}\\.)+ (?:${LABEL}\\.)+ (\\d{1,10}) \\d{1,10} \\d{1,10} \\d{1,10} \\d{1,10}$`,
-  ).exec(lines[3] ?? '');
+  ).exec(nextLine() ?? '');
   const serial = Number(soa?.[1]);
   if (soa === null || !Number.isInteger(serial) || serial < 1 || serial > 0xffffffff) {
     failAt(4, 'SOA line is not in the expected form with a serial of 1-4294967295');
   }
-  if (lines[4] !== `@\tIN\tNS\t${config.nameServer}`) failAt(5, 'NS record expected');
+  if (nextLine() !== `@\tIN\tNS\t${config.nameServer}`) failAt(5, 'NS record expected');
   const isV4 = origin.endsWith('.in-addr.arpa');
-  const ownerLabels = isV4 ? 4 - (labelCount(origin) - 2) : 32 - (labelCount(origin) - 2);
-  const record = new RegExp(`^(${isV4 ? V4_OWNER : V6_OWNER})\\tIN\\tPTR\\t(?:${LABEL}\\.)+$`);
-  for (let index = 5; index < lines.length; index += 1) {
-    const line = lines[index] as string;
-    const match = record.exec(line);
-    if (match === null || labelCount(match[1] as string) !== ownerLabels || line.length > 512) {
-      failAt(index + 1, `not a valid PTR record: ${JSON.stringify(line.slice(0, 80))}`);
+  const record = ptrLinePattern(isV4, (isV4 ? 4 : 32) - (labelCount(origin) - 2));
+  let line = 6;
+  while (position < text.length) {
+    record.lastIndex = position;
+    if (!record.test(text) || record.lastIndex - position - 1 > MAX_LINE) {
+      const end = text.indexOf('\n', position);
+      if (end < 0) failAt(line, 'the zone does not end with a line end');
+      failAt(line, `not a valid PTR record: ${JSON.stringify(text.slice(position, end).slice(0, 80))}`);
     }
+    position = record.lastIndex;
+    line += 1;
   }
-  if (lines.length - 5 !== expectedRecords) {
-    failAt(lines.length, `expected ${expectedRecords} PTR records, found ${lines.length - 5}`);
+  if (line - 6 !== expectedRecords) {
+    failAt(line, `expected ${expectedRecords} PTR records, found ${line - 6}`);
   }
 }
 
@@ -398,6 +461,14 @@ export type ReverseZonePlan =
     }
   | { readonly status: 'refused'; readonly rendered: RenderedZone; readonly error: ZoneError };
 
+export interface ReversePlanOptions {
+  readonly nowMs: number;
+  readonly validate?: boolean | undefined;
+  readonly serial?: number;
+  /** As in planZone: derive the serial from the source version instead of the clock. */
+  readonly sourceVersion?: bigint | undefined;
+}
+
 /**
  * The pure plan of one reverse zone, like planZone for the forward zone: "unchanged" when the text would
  * differ only by its serial (or the zone on disk already has it), else the validated text and the serial the
@@ -407,15 +478,30 @@ export function planReverseZone(
   config: ReverseZoneConfig,
   records: readonly PtrRecord[],
   previous: PreviousReverseZone,
-  options: {
-    readonly nowMs: number;
-    readonly validate?: boolean | undefined;
-    readonly serial?: number;
-    /** As in planZone: derive the serial from the source version instead of the clock. */
-    readonly sourceVersion?: bigint | undefined;
-  },
+  options: ReversePlanOptions,
 ): ReverseZonePlan {
-  const rendered = renderReverseZoneParts(config, records);
+  return planRenderedReverseZone(
+    config,
+    renderReverseZoneParts(config, records),
+    records.length,
+    previous,
+    options,
+    () => diffPtr(previous.records, records),
+  );
+}
+
+/**
+ * {@link planReverseZone} for a zone already rendered (see {@link reverseZoneParts}) with `count` PTRs;
+ * `changes` gives the +added/−removed counts when the zone is written. The text is validated all the same.
+ */
+export function planRenderedReverseZone(
+  config: ReverseZoneConfig,
+  rendered: RenderedZone,
+  count: number,
+  previous: Omit<PreviousReverseZone, 'records'>,
+  options: ReversePlanOptions,
+  changes: () => { readonly added: number; readonly removed: number },
+): ReverseZonePlan {
   const known = previous.rendered;
   if (known?.head === rendered.head && known.tail === rendered.tail && options.serial === undefined) {
     return { status: 'unchanged', rendered };
@@ -427,8 +513,8 @@ export function planReverseZone(
         ? nextSerial(previous.serial, options.nowMs)
         : versionSerial(previous.serial, options.sourceVersion).serial);
     const text = joinRendered(rendered, serial);
-    if (options.validate ?? true) validateReverseZone(text, config, records.length);
-    const { added, removed } = diffPtr(previous.records, records);
+    if (options.validate ?? true) validateReverseZone(text, config, count);
+    const { added, removed } = changes();
     return { status: 'write', rendered, text, serial, added, removed };
   } catch (error) {
     if (error instanceof ZoneError) return { status: 'refused', rendered, error };

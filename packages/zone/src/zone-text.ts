@@ -154,12 +154,38 @@ export function renderBody(
  * differ, so nothing but the two arrays is held.
  */
 export function diffSorted(previous: readonly AddressRecord[], next: readonly AddressRecord[]): RecordDiff {
+  return forEachChange(previous, next);
+}
+
+/**
+ * The same pass as {@link diffSorted}, calling `visit` for every record of `previous` that is not in `next`
+ * (added false) and every record of `next` that is not in `previous` (added true), in sort order (a record
+ * spelled differently under the same identity is one of each). Unchanged records cost one comparison of
+ * references (the same objects from one flush to the next) or of three strings.
+ */
+export function forEachChange(
+  previous: readonly AddressRecord[],
+  next: readonly AddressRecord[],
+  visit?: (record: AddressRecord, added: boolean) => void,
+): RecordDiff {
   let added = 0;
   let removed = 0;
   let left = 0;
   let right = 0;
   let leftKey: string | undefined;
   let rightKey: string | undefined;
+  const remove = (record: AddressRecord): void => {
+    removed += 1;
+    left += 1;
+    leftKey = undefined;
+    visit?.(record, false);
+  };
+  const add = (record: AddressRecord): void => {
+    added += 1;
+    right += 1;
+    rightKey = undefined;
+    visit?.(record, true);
+  };
   while (left < previous.length && right < next.length) {
     const old = previous[left] as AddressRecord;
     const now = next[right] as AddressRecord;
@@ -172,25 +198,15 @@ export function diffSorted(previous: readonly AddressRecord[], next: readonly Ad
     }
     leftKey ??= sortIdentity(old);
     rightKey ??= sortIdentity(now);
-    if (leftKey < rightKey) {
-      removed += 1;
-      left += 1;
-      leftKey = undefined;
-    } else if (leftKey > rightKey) {
-      added += 1;
-      right += 1;
-      rightKey = undefined;
-    } else {
+    if (leftKey < rightKey) remove(old);
+    else if (leftKey > rightKey) add(now);
+    else {
       // The same identity spelled differently (only possible for non-canonical input): a different line.
-      removed += 1;
-      added += 1;
-      left += 1;
-      right += 1;
-      leftKey = undefined;
-      rightKey = undefined;
+      remove(old);
+      add(now);
     }
   }
-  removed += previous.length - left;
-  added += next.length - right;
+  while (left < previous.length) remove(previous[left] as AddressRecord);
+  while (right < next.length) add(next[right] as AddressRecord);
   return { added, removed };
 }
