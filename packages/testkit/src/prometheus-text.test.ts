@@ -36,6 +36,18 @@ describe('parsePrometheusText', () => {
     expect(sampleValue(samples, 'absent')).toBeUndefined();
   });
 
+  it("reads NaN and Inf in any case, as Prometheus does (prom-client writes a NaN gauge as 'Nan')", () => {
+    const samples = parsePrometheusText(
+      ['lag_mean_seconds Nan', 'other NaN', 'big +Inf', 'small -inf', 'plain 2.5e-3'].join('\n'),
+    );
+    expect(sampleValue(samples, 'lag_mean_seconds')).toBeNaN();
+    expect(sampleValue(samples, 'other')).toBeNaN();
+    expect(sampleValue(samples, 'big')).toBe(Infinity);
+    expect(sampleValue(samples, 'small')).toBe(-Infinity);
+    expect(sampleValue(samples, 'plain')).toBe(0.0025);
+    expect(() => parsePrometheusText('broken nanx')).toThrow(PrometheusTextError);
+  });
+
   it('rejects a line that is not a sample, naming it', () => {
     expect(() => parsePrometheusText('this is not a metric line at all')).toThrow(PrometheusTextError);
     expect(() => parsePrometheusText('metric{le=0.1} 3')).toThrow(/metric\{le=0.1\} 3/);

@@ -32,9 +32,15 @@ export class PrometheusTextError extends Error {
 const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$/;
 const LABEL = /\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?/gy;
 
+/**
+ * A sample value. Like Prometheus's own parser (Go's ParseFloat), NaN and Inf are read in any case: prom-client
+ * writes a NaN gauge (an event-loop lag with no samples yet) as `Nan`.
+ */
 function parseValue(text: string): number {
-  if (text === '+Inf') return Infinity;
-  if (text === '-Inf') return -Infinity;
+  const lower = text.toLowerCase();
+  if (lower === 'nan') return NaN;
+  if (lower === '+inf' || lower === 'inf') return Infinity;
+  if (lower === '-inf') return -Infinity;
   return Number(text);
 }
 
@@ -65,7 +71,8 @@ export function parsePrometheusText(text: string): PrometheusSample[] {
     const [, name, labelText, valueText] = match ?? [];
     if (name === undefined || valueText === undefined) throw new PrometheusTextError(`not a sample: ${line}`);
     const value = parseValue(valueText);
-    if (Number.isNaN(value) && valueText !== 'NaN') throw new PrometheusTextError(`bad value in: ${line}`);
+    if (Number.isNaN(value) && valueText.toLowerCase() !== 'nan')
+      throw new PrometheusTextError(`bad value in: ${line}`);
     samples.push({ name, labels: labelText === undefined ? {} : parseLabels(labelText, line), value });
   }
   return samples;
