@@ -466,6 +466,32 @@ describe('KubernetesSource relist with the watch open (a change during a long li
     }
   });
 
+  it("asks for the next page before it processes a page's items, so the API server prepares it meanwhile", async () => {
+    const { transport, source, logs, handle } = setup();
+    const listPage = transport.listPage.bind(transport);
+    transport.listPage = (...args: Parameters<ScriptedTransport['listPage']>) => {
+      logs.push(`request page ${args[1] ?? 'first'}`);
+      return listPage(...args);
+    };
+    transport.lists.push(
+      { resourceVersion: '100', items: [{ kind: 'not a VMI' }, vmi('a', '90')], continue: 'p2' },
+      { resourceVersion: '100', items: [{ kind: 'not a VMI either' }] },
+    );
+    source.start();
+    try {
+      await transport.until(() => handle.calls.includes('markSynced'), 'the list');
+      const order = logs.filter((line) => line.startsWith('request') || line.includes('ignoring'));
+      expect(order).toEqual([
+        'request page first',
+        'request page p2',
+        expect.stringMatching(/^warn ignoring an object from the API/),
+        expect.stringMatching(/^warn ignoring an object from the API/),
+      ]);
+    } finally {
+      await source.stop();
+    }
+  });
+
   it('reports the source current only once the snapshot is delivered', async () => {
     const context = setup();
     const { transport, handle, source, logs } = context;

@@ -589,7 +589,8 @@ export class KubernetesSource {
 
   /**
    * Lists every page of a scope and delivers it; returns the list's resourceVersion. `onFirstPage` is called with
-   * it as soon as the first page is in.
+   * it as soon as the first page is in. The next page is asked for before a page's items are processed, so the
+   * API server prepares it meanwhile (one page ahead, at most two pages held).
    */
   private async list(state: ScopeState, onFirstPage?: (resourceVersion: string) => void): Promise<string> {
     const scope = state.scope;
@@ -600,8 +601,9 @@ export class KubernetesSource {
     let pages = 0;
     let objects = 0;
     let resourceVersion = '';
+    let next: Promise<unknown> = this.listPage(scope, undefined);
     do {
-      const page = (await this.listPage(scope, token)) as {
+      const page = (await next) as {
         metadata?: { resourceVersion?: unknown; continue?: unknown };
         items?: unknown;
       };
@@ -609,6 +611,18 @@ export class KubernetesSource {
       pages++;
       if (!Array.isArray(page.items)) {
         throw new KubernetesApiError(`list of ${vmiPath(scope)} returned no items array`, undefined);
+      }
+      const metadata = page.metadata ?? {};
+      token =
+        typeof metadata.continue === 'string' && metadata.continue !== '' ? metadata.continue : undefined;
+      if (token !== undefined) {
+        next = this.listPage(scope, token);
+        // Awaited in the next round; if this list ends first (stop, a bad page), its failure is of no interest.
+        next.catch(() => undefined);
+      }
+      if (pages === 1) {
+        resourceVersion = typeof metadata.resourceVersion === 'string' ? metadata.resourceVersion : '';
+        if (token !== undefined) onFirstPage?.(resourceVersion);
       }
       const changed = state.changedDuringList;
       for (const item of page.items) {
@@ -625,13 +639,6 @@ export class KubernetesSource {
         if (built.records.length > 0) entries.set(key, built.records);
         if (built.skipped.length > 0) listedWithSkips.add(key);
         this.setSkips(key, vmiDisplayName(summary), built.skipped);
-      }
-      const metadata = page.metadata ?? {};
-      token =
-        typeof metadata.continue === 'string' && metadata.continue !== '' ? metadata.continue : undefined;
-      if (pages === 1) {
-        resourceVersion = typeof metadata.resourceVersion === 'string' ? metadata.resourceVersion : '';
-        if (token !== undefined) onFirstPage?.(resourceVersion);
       }
     } while (token !== undefined);
 
