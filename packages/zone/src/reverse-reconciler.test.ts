@@ -72,6 +72,22 @@ async function ptr(address: string, origin: string): Promise<string[]> {
     : [answer.status];
 }
 
+/** The zone files in `directory`, except that the first write of `failing` fails with "disk full". */
+function storeFailingOnce(failing: string): ZoneStore {
+  const files = new FileZoneStore(directory);
+  let failures = 1;
+  return {
+    read: (origin) => files.read(origin),
+    write: (origin, text) => {
+      if (origin === failing && failures > 0) {
+        failures -= 1;
+        return Promise.reject(new Error('disk full'));
+      }
+      return files.write(origin, text);
+    },
+  };
+}
+
 async function serialOf(origin: string): Promise<number | undefined> {
   return recoverSerial(await fs.readFile(path.join(directory, `db.${origin}`), 'utf8'), origin);
 }
@@ -157,18 +173,7 @@ describe('Reconciler with reverse zones', () => {
 
   it('retries a failed reverse-zone write; the forward zone and the other reverse zone are written once', async () => {
     const clock = new ManualClock();
-    const files = new FileZoneStore(directory);
-    let failures = 1;
-    const store: ZoneStore = {
-      read: (origin) => files.read(origin),
-      write: (origin, text) => {
-        if (origin === V4 && failures > 0) {
-          failures -= 1;
-          return Promise.reject(new Error('disk full'));
-        }
-        return files.write(origin, text);
-      },
-    };
+    const store = storeFailingOnce(V4);
     const { reconciler, source, writes } = start(store, clock);
     await reconciler.start();
     source.replaceAll(new Map([['a', vmi('web', 'default', '10.10.3.4')]]));
@@ -186,18 +191,7 @@ describe('Reconciler with reverse zones', () => {
 
   it('keeps the serial of a reverse zone written in a flush whose forward write failed', async () => {
     const clock = new ManualClock();
-    const files = new FileZoneStore(directory);
-    let failures = 1;
-    const store: ZoneStore = {
-      read: (origin) => files.read(origin),
-      write: (origin, text) => {
-        if (origin === config.origin && failures > 0) {
-          failures -= 1;
-          return Promise.reject(new Error('disk full'));
-        }
-        return files.write(origin, text);
-      },
-    };
+    const store = storeFailingOnce(config.origin);
     const { reconciler, source, writes } = start(store, clock);
     await reconciler.start();
     source.replaceAll(new Map([['a', vmi('web', 'default', '10.10.3.4')]]));
