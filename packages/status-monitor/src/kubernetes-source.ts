@@ -555,13 +555,11 @@ export class KubernetesSource {
   private async listAndWatch(state: ScopeState): Promise<ListAndWatch> {
     const stopWatch = new AbortController();
     let watching: Promise<WatchOutcome> | undefined;
-    let watchFrom = '';
     state.changedDuringList = new Map();
     let listed: string;
     try {
       listed = await this.list(state, (firstPageVersion) => {
         if (firstPageVersion === '') return;
-        watchFrom = firstPageVersion;
         watching = this.watchOnce(state, firstPageVersion, stopWatch.signal);
       });
     } catch (error) {
@@ -580,11 +578,9 @@ export class KubernetesSource {
     }
     // Events after the first page moved the position on; otherwise the watch (if any) stands at the list's.
     state.resourceVersion ??= listed;
-    if (watching === undefined) {
-      // One page only (or no resourceVersion on it): nothing to overlap, the watch starts after the list.
-      return { from: listed, outcome: await this.watchOnce(state, listed) };
-    }
-    return { from: watchFrom, outcome: await watching };
+    // One page only (or no resourceVersion on it): nothing to overlap, the watch starts after the list. Either
+    // way it starts from the list's resourceVersion, the first page's.
+    return { from: listed, outcome: await (watching ?? this.watchOnce(state, listed)) };
   }
 
   /**
@@ -644,10 +640,9 @@ export class KubernetesSource {
 
     // What the watch changed while the pages came in is newer than the snapshot: it wins.
     const changed = state.changedDuringList;
-    let changedCount = 0;
+    const changedCount = changed?.size ?? 0;
     if (changed !== undefined) {
       for (const [key, records] of changed) {
-        changedCount++;
         if (records === undefined) entries.delete(key);
         else entries.set(key, records);
         if (this.skippedByKey.has(key)) listedWithSkips.add(key);
