@@ -39,8 +39,6 @@ export interface ReversePlan {
   readonly zones: readonly ReverseZoneContent[];
   /** Distinct addresses of the forward zone that fall in no configured range (not published). */
   readonly outside: number;
-  /** Per-address results to pass to the next call (only this call's addresses). */
-  readonly cache: ReverseAddressCache;
 }
 
 const MAX_RANGES = 64;
@@ -199,20 +197,19 @@ export function reverseRecords(
   ranges: readonly ReverseRange[],
   forwardOrigin: string,
   records: readonly AddressRecord[],
-  previous?: ReverseAddressCache,
 ): ReversePlan {
   const locate = reverseAddressLocator(ranges);
   // Canonical addresses are unique strings: everything is keyed by the address text, and what an address
-  // gives (its zone, sort key and reverse owner) is worked out once and kept for the next flush.
-  const cache: ReverseAddressCache = new Map();
+  // gives (its zone, sort key and reverse owner) is worked out once per address.
+  const located = new Map<string, AddressInfo>();
   const chosen = ranges.map(() => new Map<string, { name: string; info: AddressInfo }>());
   let outside = 0;
   for (const record of records) {
     const { address } = record;
-    let info = cache.get(address);
+    let info = located.get(address);
     if (info === undefined) {
-      info = previous?.get(address) ?? locate(record.type, address);
-      cache.set(address, info);
+      info = locate(record.type, address);
+      located.set(address, info);
       if (info.zone < 0) outside += 1;
     }
     if (info.zone < 0) continue;
@@ -230,16 +227,13 @@ export function reverseRecords(
     ptrs.sort(compareKeys);
     return { range, records: ptrs };
   });
-  return { zones, outside, cache };
+  return { zones, outside };
 }
 
 /** Orders PTRs by address (their sort keys). */
 function compareKeys(left: { readonly key: string }, right: { readonly key: string }): number {
   return left.key < right.key ? -1 : left.key > right.key ? 1 : 0;
 }
-
-/** What reverseRecords worked out per address; pass `plan.cache` back to the next call. */
-export type ReverseAddressCache = ReadonlyMap<string, AddressInfo> & Map<string, AddressInfo>;
 
 /** Where an address goes: its reverse zone (index of its range, -1 outside every range) and its PTR owner. */
 export interface AddressInfo {
@@ -445,8 +439,6 @@ export function validateReverseZone(text: string, config: ReverseZoneConfig, exp
 export interface PreviousReverseZone {
   readonly serial?: number | undefined;
   readonly rendered?: RenderedZone | undefined;
-  /** The PTRs last written (for the +added/−removed counts); undefined after a restart. */
-  readonly records?: readonly PtrRecord[] | undefined;
 }
 
 export type ReverseZonePlan =
@@ -470,35 +462,16 @@ export interface ReversePlanOptions {
 }
 
 /**
- * The pure plan of one reverse zone, like planZone for the forward zone: "unchanged" when the text would
- * differ only by its serial (or the zone on disk already has it), else the validated text and the serial the
- * serial rule gives (`serial` overrides the rule, as `render --serial` does).
- */
-export function planReverseZone(
-  config: ReverseZoneConfig,
-  records: readonly PtrRecord[],
-  previous: PreviousReverseZone,
-  options: ReversePlanOptions,
-): ReverseZonePlan {
-  return planRenderedReverseZone(
-    config,
-    renderReverseZoneParts(config, records),
-    records.length,
-    previous,
-    options,
-    () => diffPtr(previous.records, records),
-  );
-}
-
-/**
- * {@link planReverseZone} for a zone already rendered (see {@link reverseZoneParts}) with `count` PTRs;
- * `changes` gives the +added/−removed counts when the zone is written. The text is validated all the same.
+ * The pure plan of one reverse zone already rendered (see {@link reverseZoneParts}) with `count` PTRs, like
+ * planZone for the forward zone: "unchanged" when the text would differ only by its serial (or the zone on disk
+ * already has it), else the validated text and the serial the serial rule gives (`serial` overrides the rule).
+ * `changes` gives the +added/−removed counts when the zone is written.
  */
 export function planRenderedReverseZone(
   config: ReverseZoneConfig,
   rendered: RenderedZone,
   count: number,
-  previous: Omit<PreviousReverseZone, 'records'>,
+  previous: PreviousReverseZone,
   options: ReversePlanOptions,
   changes: () => { readonly added: number; readonly removed: number },
 ): ReverseZonePlan {
@@ -520,35 +493,4 @@ export function planRenderedReverseZone(
     if (error instanceof ZoneError) return { status: 'refused', rendered, error };
     throw error;
   }
-}
-
-/** Added and removed PTRs between two lists sorted by key, in one pass (all added when the previous is unknown). */
-function diffPtr(
-  previous: readonly PtrRecord[] | undefined,
-  next: readonly PtrRecord[],
-): { added: number; removed: number } {
-  if (previous === undefined) return { added: next.length, removed: 0 };
-  let added = 0;
-  let removed = 0;
-  let left = 0;
-  let right = 0;
-  while (left < previous.length && right < next.length) {
-    const old = previous[left] as PtrRecord;
-    const now = next[right] as PtrRecord;
-    if (old.key === now.key) {
-      if (old.target !== now.target) {
-        added += 1;
-        removed += 1;
-      }
-      left += 1;
-      right += 1;
-    } else if (old.key < now.key) {
-      removed += 1;
-      left += 1;
-    } else {
-      added += 1;
-      right += 1;
-    }
-  }
-  return { added: added + next.length - right, removed: removed + previous.length - left };
 }
