@@ -1,27 +1,15 @@
 // The PTR records of the reverse zones, kept up to date from one flush to the next (internal to the package:
 // the reconciler's state; reverseRecords in reverse.ts is the from-scratch definition it must always agree
 // with). Pure: no I/O, no clock.
-import type { AddressRecord } from './model.js';
-import {
-  isPreferredName,
-  ptrLine,
-  reverseAddressLocator,
-  type AddressInfo,
-  type PtrRecord,
-  type ReverseRange,
-} from './reverse.js';
+//
+// What is kept is only what the zone files need: per zone, each PTR's zone file line by its address key. No
+// per-address state (names, locations) is held: an address whose records changed is located again, and its
+// names are gathered again from the forward records, in one pass over them. This keeps the first flush, which
+// builds every PTR, to a few short-lived objects per address (most of its cost was the garbage collector
+// copying long-lived ones).
+import type { AddressRecord, AddressType } from './model.js';
+import { isPreferredName, reverseAddressLocator, type PtrRecord, type ReverseRange } from './reverse.js';
 import { forEachChange } from './zone-text.js';
-
-/** One published PTR and its zone file line (built once, when the PTR changes). */
-interface PtrEntry extends PtrRecord {
-  readonly line: string;
-}
-
-/** An address of the forward zone: where it goes, and every name the forward zone gives it. */
-interface AddressState {
-  readonly info: AddressInfo;
-  readonly names: string[];
-}
 
 /** What changed in one reverse zone since its last commit (exact: a change undone since counts nothing). */
 export interface ReverseZoneChanges {
@@ -31,121 +19,195 @@ export interface ReverseZoneChanges {
   readonly removed: number;
 }
 
-/** Above this share of changed keys, a zone's sorted list is sorted again instead of patched. */
-const RESORT_SHARE = 1 / 16;
-/** Up to this many changed keys, a zone's joined lines are patched instead of joined again. */
+/** Up to this share of the zone's PTRs, pending changes are patched into the sorted lists one by one. */
+const PATCH_SHARE = 1 / 16;
+/** Up to this many pending changes, the zone's joined lines are patched instead of joined again. */
 const TEXT_PATCHES = 4;
+const PTR_TAB = '\tIN\tPTR\t';
 
+/** Index of the first of `sorted` not below `key` (binary search). */
+function lowerBound(sorted: readonly string[], key: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((sorted[middle] as string) < key) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/**
+ * One reverse zone's PTR lines (`<owner> IN PTR <target>` and a line end), sorted by address key in two
+ * parallel arrays, and the changes not yet merged into them. No map of every key: a lookup is a binary search,
+ * and changes are merged when the lines are next needed (patched in place when few, merged in one pass when
+ * many).
+ */
 class ZoneIndex {
-  /** The zone's PTRs by address key. */
-  readonly current = new Map<string, PtrEntry>();
-  /** `current` sorted by key, once `sortedEntries` brought it up to date (then `touched` is empty). */
-  private sorted: PtrEntry[] = [];
-  /** Keys whose PTR changed since `sorted` was brought up to date (not kept while `resort` is set). */
-  private readonly touched = new Set<string>();
-  /** So many keys changed that `sorted` is rebuilt from `current` instead of patched. */
-  private resort = false;
+  private keys: string[] = [];
+  private lines: string[] = [];
+  /** Changes since the arrays were last brought up to date: key → its line now (undefined: removed). */
+  private readonly pending = new Map<string, string | undefined>();
+  /** How many PTRs the zone has, pending changes included. */
+  size = 0;
   /**
-   * Each key changed since the last commit, with its PTR at that commit (undefined: it had none). Not kept
+   * Each key changed since the last commit, with its line at that commit (undefined: it had none). Not kept
    * before the first commit: everything is new then.
    */
-  private readonly sinceCommit = new Map<string, PtrEntry | undefined>();
-  /** The lines of `sorted` joined; patched with it, or undefined until the next `text` joins them again. */
-  private lines: string | undefined = '';
+  private readonly sinceCommit = new Map<string, string | undefined>();
+  /** `lines` joined; patched with them, or undefined until the next `text` joins them again. */
+  private joined: string | undefined = '';
   private committed = false;
 
-  set(key: string, entry: PtrEntry | undefined): void {
-    if (this.committed && !this.sinceCommit.has(key)) this.sinceCommit.set(key, this.current.get(key));
-    if (entry === undefined) this.current.delete(key);
-    else this.current.set(key, entry);
-    if (!this.resort) {
-      this.touched.add(key);
-      if (this.touched.size > this.sorted.length * RESORT_SHARE) {
-        this.resort = true;
-        this.touched.clear();
-      }
-    }
+  get(key: string): string | undefined {
+    if (this.pending.has(key)) return this.pending.get(key);
+    const at = lowerBound(this.keys, key);
+    return this.keys[at] === key ? this.lines[at] : undefined;
   }
 
-  sortedEntries(): readonly PtrEntry[] {
-    if (this.resort) {
-      // The keys alone, in the engine's default order (no comparator: several times faster on keys that
-      // share a long prefix, as IPv6 keys do), then their entries.
-      const keys = [...this.current.keys()].sort();
-      const sorted = new Array<PtrEntry>(keys.length);
-      for (let index = 0; index < keys.length; index += 1) {
-        sorted[index] = this.current.get(keys[index] as string) as PtrEntry;
-      }
-      this.sorted = sorted;
-      this.resort = false;
-      this.lines = undefined;
-    } else {
-      // Each patch of the joined lines copies them once: beyond a few, joining them again is cheaper.
-      if (this.touched.size > TEXT_PATCHES) this.lines = undefined;
-      for (const key of this.touched) this.patch(key);
-    }
-    this.touched.clear();
-    return this.sorted;
+  set(key: string, line: string | undefined): void {
+    const old = this.get(key);
+    if (old === line) return;
+    if (this.committed && !this.sinceCommit.has(key)) this.sinceCommit.set(key, old);
+    this.size += (line === undefined ? 0 : 1) - (old === undefined ? 0 : 1);
+    this.pending.set(key, line);
   }
 
   /**
-   * Puts the current PTR of `key` (or its absence) into `sorted`, found by binary search, and its line into
-   * `lines` at the same place (the offset is the length of the lines before it), so a few changes cost a few
-   * slices of the text instead of joining every line again.
+   * Fills an empty zone at once from `entries`: each is `<key>\u0000<line>`, so one sort in the engine's
+   * default order (no comparator: several times faster than one) orders them by key.
    */
-  private patch(key: string): void {
-    const sorted = this.sorted;
-    let low = 0;
-    let high = sorted.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if ((sorted[middle] as PtrEntry).key < key) low = middle + 1;
-      else high = middle;
+  load(entries: string[]): void {
+    entries.sort();
+    const keys = new Array<string>(entries.length);
+    const lines = new Array<string>(entries.length);
+    for (let index = 0; index < entries.length; index += 1) {
+      const entry = entries[index] as string;
+      const cut = entry.indexOf('\u0000');
+      keys[index] = entry.slice(0, cut);
+      lines[index] = entry.slice(cut + 1);
+      if (this.committed && !this.sinceCommit.has(keys[index] as string)) {
+        this.sinceCommit.set(keys[index] as string, undefined);
+      }
     }
-    const old = low < sorted.length && (sorted[low] as PtrEntry).key === key ? sorted[low] : undefined;
-    const entry = this.current.get(key);
-    if (entry === old) return;
-    if (this.lines !== undefined) {
+    this.keys = keys;
+    this.lines = lines;
+    this.size = entries.length;
+    this.joined = undefined;
+  }
+
+  /** The keys and lines of every PTR, sorted by key (parallel arrays), with every change merged in. */
+  sorted(): { readonly keys: readonly string[]; readonly lines: readonly string[] } {
+    const pending = this.pending;
+    if (pending.size > 0) {
+      if (pending.size > TEXT_PATCHES) this.joined = undefined;
+      if (pending.size <= this.keys.length * PATCH_SHARE) {
+        for (const [key, line] of pending) this.patch(key, line);
+      } else {
+        this.merge();
+      }
+      pending.clear();
+    }
+    return { keys: this.keys, lines: this.lines };
+  }
+
+  /**
+   * Puts one change into the sorted arrays at the place a binary search finds, and into `joined` at the same
+   * place (the offset is the length of the lines before it), so a few changes cost a few slices of the text
+   * instead of joining every line again.
+   */
+  private patch(key: string, line: string | undefined): void {
+    const { keys, lines } = this;
+    const at = lowerBound(keys, key);
+    const old = keys[at] === key ? lines[at] : undefined;
+    if (this.joined !== undefined) {
       let offset = 0;
-      for (let index = 0; index < low; index += 1) offset += (sorted[index] as PtrEntry).line.length;
-      const lines = this.lines;
-      this.lines =
-        lines.slice(0, offset) + (entry?.line ?? '') + lines.slice(offset + (old?.line.length ?? 0));
+      for (let index = 0; index < at; index += 1) offset += (lines[index] as string).length;
+      const text = this.joined;
+      this.joined = text.slice(0, offset) + (line ?? '') + text.slice(offset + (old?.length ?? 0));
     }
-    if (entry === undefined) sorted.splice(low, 1);
-    else if (old !== undefined) sorted[low] = entry;
-    else sorted.splice(low, 0, entry);
+    if (line === undefined) {
+      keys.splice(at, 1);
+      lines.splice(at, 1);
+    } else if (old !== undefined) {
+      lines[at] = line;
+    } else {
+      keys.splice(at, 0, key);
+      lines.splice(at, 0, line);
+    }
+  }
+
+  /** Merges many pending changes in one pass over the sorted arrays and the changed keys, sorted. */
+  private merge(): void {
+    const changed = [...this.pending.keys()].sort();
+    const { keys, lines, pending } = this;
+    const nextKeys: string[] = [];
+    const nextLines: string[] = [];
+    let index = 0;
+    for (const key of changed) {
+      while (index < keys.length && (keys[index] as string) < key) {
+        nextKeys.push(keys[index] as string);
+        nextLines.push(lines[index] as string);
+        index += 1;
+      }
+      if (keys[index] === key) index += 1;
+      const line = pending.get(key);
+      if (line !== undefined) {
+        nextKeys.push(key);
+        nextLines.push(line);
+      }
+    }
+    for (; index < keys.length; index += 1) {
+      nextKeys.push(keys[index] as string);
+      nextLines.push(lines[index] as string);
+    }
+    this.keys = nextKeys;
+    this.lines = nextLines;
+    this.joined = undefined;
   }
 
   /** Every PTR line, sorted by address, as one string. */
   text(): string {
-    const entries = this.sortedEntries();
-    if (this.lines === undefined) {
-      const parts = new Array<string>(entries.length);
-      for (let index = 0; index < entries.length; index += 1)
-        parts[index] = (entries[index] as PtrEntry).line;
-      this.lines = parts.join('');
-    }
-    return this.lines;
+    const { lines } = this.sorted();
+    this.joined ??= lines.join('');
+    return this.joined;
   }
 
   changes(): ReverseZoneChanges {
-    if (!this.committed) return { changed: true, added: this.current.size, removed: 0 };
+    if (!this.committed) return { changed: true, added: this.size, removed: 0 };
     let added = 0;
     let removed = 0;
     for (const [key, before] of this.sinceCommit) {
-      const now = this.current.get(key);
-      if (before?.target === now?.target) continue;
+      const now = this.get(key);
+      if (before === now) continue;
       if (before !== undefined) removed += 1;
       if (now !== undefined) added += 1;
     }
-    return { changed: !this.committed || added > 0 || removed > 0, added, removed };
+    return { changed: added > 0 || removed > 0, added, removed };
   }
 
   commit(): void {
     this.sinceCommit.clear();
     this.committed = true;
   }
+}
+
+/**
+ * One record per address of a sorted forward list, the one whose name the address's PTR gets (see
+ * isPreferredName): of every address, or only of the addresses in `wanted`.
+ */
+function preferredRecords(
+  sorted: readonly AddressRecord[],
+  wanted?: ReadonlyMap<string, AddressType>,
+): Map<string, AddressRecord> {
+  const preferred = new Map<string, AddressRecord>();
+  for (const record of sorted) {
+    const { address } = record;
+    if (wanted !== undefined && !wanted.has(address)) continue;
+    const current = preferred.get(address);
+    if (current === undefined || isPreferredName(record.name, current.name)) preferred.set(address, record);
+  }
+  return preferred;
 }
 
 /**
@@ -159,24 +221,30 @@ class ZoneIndex {
  */
 export class ReverseIndex {
   readonly ranges: readonly ReverseRange[];
-  private readonly forwardOrigin: string;
-  private readonly locate: (type: AddressRecord['type'], address: string) => AddressInfo;
-  private readonly addresses = new Map<string, AddressState>();
+  /** `.<forward origin>.`: a PTR target is a forward name and this. */
+  private readonly targetSuffix: string;
+  private readonly locate: ReturnType<typeof reverseAddressLocator>;
   private readonly zones: ZoneIndex[];
   /** The forward records of the last update (sorted and de-duplicated, as planZone returns them). */
   private forward: readonly AddressRecord[] = [];
-  private outsideCount = 0;
+  /** Addresses of the forward zone in no range (not published). */
+  private readonly outsideAddresses = new Set<string>();
 
   constructor(ranges: readonly ReverseRange[], forwardOrigin: string) {
     this.ranges = ranges;
-    this.forwardOrigin = forwardOrigin;
+    this.targetSuffix = `.${forwardOrigin}.`;
     this.locate = reverseAddressLocator(ranges);
     this.zones = ranges.map(() => new ZoneIndex());
   }
 
+  /** The next update builds every zone from nothing (the forward zone was empty so far). */
+  get fullBuild(): boolean {
+    return this.ranges.length > 0 && this.forward.length === 0;
+  }
+
   /** Distinct addresses of the forward zone in no range (not published). */
   get outside(): number {
-    return this.outsideCount;
+    return this.outsideAddresses.size;
   }
 
   /**
@@ -184,76 +252,59 @@ export class ReverseIndex {
    * (planZone's `records`), which the change pass relies on.
    */
   update(sorted: readonly AddressRecord[]): void {
-    if (this.addresses.size === 0) {
-      // From empty (the first flush): every record is new, and every address is chosen once at the end.
-      for (const record of sorted) this.addName(record);
+    if (this.forward.length === 0) {
+      // From empty (the first flush): every address is new, and each zone is filled with one sort.
       this.forward = sorted;
-      for (const state of this.addresses.values()) this.choose(state);
+      const entries: string[][] = this.zones.map(() => []);
+      for (const { type, address, name } of preferredRecords(sorted).values()) {
+        const { zone, key, owner } = this.locate(type, address);
+        if (zone < 0) this.outsideAddresses.add(address);
+        else entries[zone]?.push([key, '\u0000', owner, PTR_TAB, name, this.targetSuffix, '\n'].join(''));
+      }
+      this.zones.forEach((zone, index) => zone.load(entries[index] ?? []));
       return;
     }
-    const touched = new Set<AddressState>();
-    forEachChange(this.forward, sorted, (record, added) => {
-      const { address } = record;
-      if (added) {
-        touched.add(this.addName(record));
-        return;
-      }
-      const state = this.addresses.get(address);
-      if (state === undefined) return;
-      const at = state.names.indexOf(record.name);
-      if (at >= 0) state.names.splice(at, 1);
-      if (state.names.length === 0) {
-        // Gone from the forward zone; a record added later in this pass makes a new state, chosen after.
-        this.addresses.delete(address);
-        if (state.info.zone < 0) this.outsideCount -= 1;
-      }
-      touched.add(state);
-    });
+    const touched = new Map<string, AddressType>();
+    forEachChange(this.forward, sorted, (record) => touched.set(record.address, record.type));
     this.forward = sorted;
-    for (const state of touched) this.choose(state);
+    if (touched.size === 0) return;
+    // Every name the touched addresses have now (none: the address left the forward zone).
+    const preferred = preferredRecords(sorted, touched);
+    for (const [address, type] of touched) this.publish(type, address, preferred.get(address)?.name);
   }
 
-  /** Adds a record's name to its address (new addresses are located first); returns the address's state. */
-  private addName(record: AddressRecord): AddressState {
-    const state = this.addresses.get(record.address);
-    if (state !== undefined) {
-      state.names.push(record.name);
-      return state;
-    }
-    const created = { info: this.locate(record.type, record.address), names: [record.name] };
-    this.addresses.set(record.address, created);
-    if (created.info.zone < 0) this.outsideCount += 1;
-    return created;
-  }
-
-  /**
-   * Picks the PTR of an address again from all its names (none left: the address has no PTR any more; its
-   * state is then no longer in `addresses`, but still says where it was).
-   */
-  private choose(state: AddressState): void {
-    const { info, names } = state;
-    const zone = this.zones[info.zone];
-    if (zone === undefined) return;
-    let chosen: string | undefined;
-    for (const name of names) if (chosen === undefined || isPreferredName(name, chosen)) chosen = name;
-    const current = zone.current.get(info.key);
-    if (chosen === undefined) {
-      if (current !== undefined) zone.set(info.key, undefined);
+  /** Makes `address`'s PTR name `name` (undefined: the address has no PTR any more). */
+  private publish(type: AddressType, address: string, name: string | undefined): void {
+    const { zone: zoneIndex, key, owner } = this.locate(type, address);
+    const zone = this.zones[zoneIndex];
+    if (zone === undefined) {
+      if (name === undefined) this.outsideAddresses.delete(address);
+      else this.outsideAddresses.add(address);
       return;
     }
-    const target = `${chosen}.${this.forwardOrigin}.`;
-    if (current?.target === target) return;
-    zone.set(info.key, { name: info.owner, target, key: info.key, line: ptrLine(info.owner, target) });
+    // One join, not concatenations: a flat string, which the joins of the zone's lines do not walk again.
+    const line = name === undefined ? undefined : [owner, PTR_TAB, name, this.targetSuffix, '\n'].join('');
+    zone.set(key, line);
   }
 
   /** The PTRs of zone `index` (the index of its range), sorted by address. */
   records(index: number): PtrRecord[] {
-    return (this.zones[index]?.sortedEntries() ?? []).map(({ name, target, key }) => ({ name, target, key }));
+    const zone = this.zones[index];
+    if (zone === undefined) return [];
+    const { keys, lines } = zone.sorted();
+    return lines.map((line, at) => {
+      const tab = line.indexOf('\t');
+      return {
+        name: line.slice(0, tab),
+        target: line.slice(tab + PTR_TAB.length, -1),
+        key: keys[at] as string,
+      };
+    });
   }
 
   /** How many PTRs zone `index` has. */
   count(index: number): number {
-    return this.zones[index]?.current.size ?? 0;
+    return this.zones[index]?.size ?? 0;
   }
 
   /** The PTR lines of zone `index`, sorted by address, as one string (see reverseZoneParts). */

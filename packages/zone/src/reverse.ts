@@ -245,6 +245,9 @@ export interface AddressInfo {
   readonly owner: string;
 }
 
+/** Scratch space of the locators: the character codes of an IPv6 owner name (at most 63). */
+const ownerCodes: number[] = [];
+
 /** A function that tells, for a canonical address, which of `ranges` holds it and under which owner. */
 export function reverseAddressLocator(
   ranges: readonly ReverseRange[],
@@ -290,14 +293,14 @@ export function reverseAddressLocator(
     // The owner is the host nibbles reversed, one label each; the key has 4 nibbles per group and a colon
     // between groups, so the range's nibbles end at key index nibbles + nibbles / 4.
     const kept = range.prefixLength / 4;
-    const codes: number[] = [];
+    ownerCodes.length = 0;
     for (let index = key.length - 1; index >= kept + Math.floor(kept / 4); index -= 1) {
       const code = key.charCodeAt(index);
       if (code === 0x3a) continue;
-      if (codes.length > 0) codes.push(0x2e);
-      codes.push(code);
+      if (ownerCodes.length > 0) ownerCodes.push(0x2e);
+      ownerCodes.push(code);
     }
-    return { zone, key, owner: String.fromCharCode(...codes) };
+    return { zone, key, owner: String.fromCharCode(...ownerCodes) };
   };
 }
 
