@@ -189,6 +189,49 @@ describe('Reconciler with reverse zones', () => {
     await reconciler.stop();
   });
 
+  it('renames the forward zone before building reverse zones from nothing; later, the writes overlap', async () => {
+    // Each write's start and end, in order, through a store whose forward write ends only when released.
+    const files = new FileZoneStore(directory);
+    const steps: string[] = [];
+    let release: (() => void) | undefined;
+    const store: ZoneStore = {
+      read: (origin) => files.read(origin),
+      write: async (origin, text) => {
+        steps.push(`start ${origin}`);
+        if (origin === config.origin) await new Promise<void>((resolve) => (release = resolve));
+        await files.write(origin, text);
+        steps.push(`end ${origin}`);
+      },
+    };
+    const clock = new ManualClock();
+    const { reconciler, source } = start(store, clock);
+    await reconciler.start();
+    source.replaceAll(new Map([['a', vmi('web', 'default', '10.10.3.4')]]));
+    source.markSynced();
+    const first = reconciler.flushNow();
+    await new Promise((resolve) => setImmediate(resolve));
+    // First flush: nothing of the reverse zones starts while the forward write is pending.
+    expect(steps).toEqual([`start ${config.origin}`]);
+    release?.();
+    await first;
+    expect(steps.slice(0, 2)).toEqual([`start ${config.origin}`, `end ${config.origin}`]);
+    expect(steps.slice(2).sort()).toEqual([`end ${V4}`, `end ${V6}`, `start ${V4}`, `start ${V6}`].sort());
+    // A change: the reverse zone it touches is written while the forward write is still pending.
+    steps.length = 0;
+    source.upsert('a', vmi('web', 'default', '10.10.3.5'));
+    const second = reconciler.flushNow();
+    await new Promise((resolve) => setImmediate(resolve));
+    for (let turn = 0; turn < 50 && !steps.includes(`end ${V4}`); turn += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(steps).toEqual([`start ${config.origin}`, `start ${V4}`, `end ${V4}`]);
+    release?.();
+    await second;
+    expect(steps).toEqual([`start ${config.origin}`, `start ${V4}`, `end ${V4}`, `end ${config.origin}`]);
+    expect(await ptr('10.10.3.5', V4)).toEqual(['nic1.web.default.vm.example.com']);
+    await reconciler.stop();
+  });
+
   it('keeps the serial of a reverse zone written in a flush whose forward write failed', async () => {
     const clock = new ManualClock();
     const store = storeFailingOnce(config.origin);
