@@ -57,6 +57,8 @@ const result = await build({
   legalComments: 'external',
   metafile: true,
   plugins: [withoutProtoLoader],
+  // `Intl.Segmenter` in the bundled code is a lazy stand-in (see the shim for why).
+  inject: [path.join(root, 'scripts/bundle-shims/lazy-segmenter.mjs')],
   logLevel: 'warning',
   // Bundled CommonJS packages call require() for Node's built-in modules; ES module output has none.
   banner: {
