@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
 import path from 'node:path';
 
@@ -23,6 +22,29 @@ export function isTempFileName(name: string): boolean {
   return name.startsWith(TEMP_PREFIX) && name.endsWith(TEMP_SUFFIX);
 }
 
+/** How often a new temp name is tried when the one before exists already. */
+const NAME_ATTEMPTS = 5;
+let tempCounter = 0;
+
+/**
+ * A temp file name for `directory`: the pid, then 12 upper-case hex digits (a counter of this process and a
+ * random part). The name only has to be new: the file is created with O_EXCL (`wx`), so a name that exists
+ * fails with EEXIST and the next one is tried. Not from node:crypto, which costs a process that otherwise never
+ * loads it ~1.3 MiB of RSS (OpenSSL and its ~15 internal modules): the CRI watcher must stay under 60 MB.
+ */
+function tempPath(directory: string): string {
+  tempCounter = (tempCounter + 1) % 0x1000000;
+  const random = Math.floor(Math.random() * 0x1000000);
+  const digits = (
+    tempCounter.toString(16).padStart(6, '0') + random.toString(16).padStart(6, '0')
+  ).toUpperCase();
+  return path.join(directory, `${TEMP_PREFIX}${process.pid}-${digits}${TEMP_SUFFIX}`);
+}
+
+function exists(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === 'EEXIST';
+}
+
 export interface AtomicWriteOptions {
   readonly fs?: AtomicWriteFileSystem;
   /** Permissions of the new file (default 0644). */
@@ -42,13 +64,18 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const fs = options.fs ?? nodeFs;
   const directory = path.dirname(target);
-  const temp = path.join(
-    directory,
-    `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex').toUpperCase()}${TEMP_SUFFIX}`,
-  );
+  let temp = tempPath(directory);
   let created = false;
   try {
-    const handle = await fs.open(temp, 'wx', options.mode ?? 0o644);
+    let handle: nodeFs.FileHandle | undefined;
+    for (let attempt = 1; handle === undefined; attempt += 1) {
+      try {
+        handle = await fs.open(temp, 'wx', options.mode ?? 0o644);
+      } catch (error) {
+        if (!exists(error) || attempt >= NAME_ATTEMPTS) throw error;
+        temp = tempPath(directory);
+      }
+    }
     created = true;
     try {
       await handle.writeFile(data);

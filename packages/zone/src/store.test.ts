@@ -61,6 +61,33 @@ describe('FileZoneStore', () => {
     expect(seen.filter((name) => name.includes('db.'))).toEqual([]);
   }, 30_000);
 
+  it('tries another temp name when one exists already, and leaves the existing file alone', async () => {
+    // Every name this store tries is first created by "someone else", up to `taken` times.
+    const tried: string[] = [];
+    const squatting = (taken: number): StoreFileSystem => ({
+      ...fs,
+      open: (async (file: string, ...rest: unknown[]) => {
+        const name = path.basename(file);
+        if (isTempFileName(name)) {
+          tried.push(name);
+          if (tried.length <= taken) await fs.writeFile(file, 'someone else\n');
+        }
+        return (fs.open as (...args: unknown[]) => Promise<fs.FileHandle>)(file, ...rest);
+      }) as typeof fs.open,
+    });
+    await new FileZoneStore(directory, squatting(2)).write('vm', 'mine\n');
+    expect(tried).toHaveLength(3);
+    expect(new Set(tried).size).toBe(3);
+    expect(await fs.readFile(path.join(directory, 'db.vm'), 'utf8')).toBe('mine\n');
+    expect(await fs.readFile(path.join(directory, tried[0] as string), 'utf8')).toBe('someone else\n');
+    // Five names taken: the write fails (EEXIST), the zone file stays, the others' files stay.
+    tried.length = 0;
+    await expect(new FileZoneStore(directory, squatting(5)).write('vm', 'lost\n')).rejects.toThrow(/EEXIST/);
+    expect(tried).toHaveLength(5);
+    expect(await fs.readFile(path.join(directory, 'db.vm'), 'utf8')).toBe('mine\n');
+    expect((await fs.readdir(directory)).filter(isTempFileName)).toHaveLength(7);
+  });
+
   it('leaves the old file untouched and no temp file behind when the rename fails', async () => {
     await new FileZoneStore(directory).write('vm', 'good\n');
     const failing: StoreFileSystem = {
