@@ -39,6 +39,25 @@ const withoutProtoLoader = {
   },
 };
 
+// prom-client's index loads its Pushgateway client, and with it http, https (so tls and OpenSSL) and zlib, when
+// the module loads. zonewright serves /metrics for Prometheus to scrape and never pushes; left out, the CRI
+// watcher (which must stay under 60 MB) loads none of that for it. Using it fails loudly.
+const withoutPushgateway = {
+  name: 'without-pushgateway',
+  setup(plugin) {
+    plugin.onResolve({ filter: /^\.\/lib\/pushgateway$/ }, (args) =>
+      args.importer.includes(`${path.sep}prom-client${path.sep}`)
+        ? { path: 'pushgateway', namespace: 'zw-stub-pushgateway' }
+        : undefined,
+    );
+    plugin.onLoad({ filter: /.*/, namespace: 'zw-stub-pushgateway' }, () => ({
+      contents:
+        "module.exports = class Pushgateway { constructor() { throw new Error('prom-client Pushgateway is left out of the zonewright bundle (scripts/bundle.mjs)'); } };",
+      loader: 'js',
+    }));
+  },
+};
+
 await rm(outdir, { recursive: true, force: true });
 await mkdir(outdir, { recursive: true });
 const result = await build({
@@ -56,7 +75,7 @@ const result = await build({
   sourcemap: 'linked',
   legalComments: 'external',
   metafile: true,
-  plugins: [withoutProtoLoader],
+  plugins: [withoutProtoLoader, withoutPushgateway],
   // `Intl.Segmenter` in the bundled code is a lazy stand-in (see the shim for why).
   inject: [path.join(root, 'scripts/bundle-shims/lazy-segmenter.mjs')],
   logLevel: 'warning',
