@@ -2,11 +2,9 @@
 // the reconciler's state; reverseRecords in reverse.ts is the from-scratch definition it must always agree
 // with). Pure: no I/O, no clock.
 //
-// What is kept is only what the zone files need: per zone, each PTR's zone file line by its address key. No
-// per-address state (names, locations) is held: an address whose records changed is located again, and its
-// names are gathered again from the forward records, in one pass over them. This keeps the first flush, which
-// builds every PTR, to a few short-lived objects per address (most of its cost was the garbage collector
-// copying long-lived ones).
+// What is kept: per zone, each PTR's zone file line by its address key; per address of the forward zone, the
+// name its PTR gets and how many names it has, so a change costs work for the changed records only. The
+// first flush fills each zone with one sort, not one insertion per PTR.
 import type { AddressRecord, AddressType } from './model.js';
 import { isPreferredName, reverseAddressLocator, type PtrRecord, type ReverseRange } from './reverse.js';
 import { forEachChange } from './zone-text.js';
@@ -192,22 +190,11 @@ class ZoneIndex {
   }
 }
 
-/**
- * One record per address of a sorted forward list, the one whose name the address's PTR gets (see
- * isPreferredName): of every address, or only of the addresses in `wanted`.
- */
-function preferredRecords(
-  sorted: readonly AddressRecord[],
-  wanted?: ReadonlyMap<string, AddressType>,
-): Map<string, AddressRecord> {
-  const preferred = new Map<string, AddressRecord>();
-  for (const record of sorted) {
-    const { address } = record;
-    if (wanted !== undefined && !wanted.has(address)) continue;
-    const current = preferred.get(address);
-    if (current === undefined || isPreferredName(record.name, current.name)) preferred.set(address, record);
-  }
-  return preferred;
+/** An address of the forward zone: the name its PTR gets (see isPreferredName) and how many names it has. */
+interface AddressNames {
+  readonly type: AddressType;
+  name: string;
+  count: number;
 }
 
 /**
@@ -227,6 +214,8 @@ export class ReverseIndex {
   private readonly zones: ZoneIndex[];
   /** The forward records of the last update (sorted and de-duplicated, as planZone returns them). */
   private forward: readonly AddressRecord[] = [];
+  /** Every address of those records. */
+  private readonly addresses = new Map<string, AddressNames>();
   /** Addresses of the forward zone in no range (not published). */
   private readonly outsideAddresses = new Set<string>();
 
@@ -252,11 +241,13 @@ export class ReverseIndex {
    * (planZone's `records`), which the change pass relies on.
    */
   update(sorted: readonly AddressRecord[]): void {
+    const addresses = this.addresses;
     if (this.forward.length === 0) {
       // From empty (the first flush): every address is new, and each zone is filled with one sort.
       this.forward = sorted;
+      for (const record of sorted) this.addName(record);
       const entries: string[][] = this.zones.map(() => []);
-      for (const { type, address, name } of preferredRecords(sorted).values()) {
+      for (const [address, { type, name }] of addresses) {
         const { zone, key, owner } = this.locate(type, address);
         if (zone < 0) this.outsideAddresses.add(address);
         else entries[zone]?.push([key, '\u0000', owner, PTR_TAB, name, this.targetSuffix, '\n'].join(''));
@@ -265,12 +256,47 @@ export class ReverseIndex {
       return;
     }
     const touched = new Map<string, AddressType>();
-    forEachChange(this.forward, sorted, (record) => touched.set(record.address, record.type));
+    // Addresses that lost the name of their PTR but kept other names: their names are gathered again below.
+    let lost: Set<string> | undefined;
+    forEachChange(this.forward, sorted, (record, added) => {
+      const { address } = record;
+      touched.set(address, record.type);
+      if (added) {
+        this.addName(record);
+        return;
+      }
+      const entry = addresses.get(address);
+      if (entry === undefined) return;
+      entry.count -= 1;
+      if (entry.count === 0) addresses.delete(address);
+      else if (entry.name === record.name) (lost ??= new Set()).add(address);
+    });
     this.forward = sorted;
-    if (touched.size === 0) return;
-    // Every name the touched addresses have now (none: the address left the forward zone).
-    const preferred = preferredRecords(sorted, touched);
-    for (const [address, type] of touched) this.publish(type, address, preferred.get(address)?.name);
+    if (lost !== undefined) {
+      // One pass over the forward records for the few addresses that need it.
+      const wanted = lost;
+      const names = new Map<string, string>();
+      for (const { address, name } of sorted) {
+        if (!wanted.has(address)) continue;
+        const best = names.get(address);
+        if (best === undefined || isPreferredName(name, best)) names.set(address, name);
+      }
+      for (const [address, name] of names) {
+        const entry = addresses.get(address);
+        if (entry !== undefined) entry.name = name;
+      }
+    }
+    for (const [address, type] of touched) this.publish(type, address, addresses.get(address)?.name);
+  }
+
+  /** Counts a record's name for its address, and makes it the PTR's name when it is preferred. */
+  private addName({ type, address, name }: AddressRecord): void {
+    const entry = this.addresses.get(address);
+    if (entry === undefined) this.addresses.set(address, { type, name, count: 1 });
+    else {
+      entry.count += 1;
+      if (isPreferredName(name, entry.name)) entry.name = name;
+    }
   }
 
   /** Makes `address`'s PTR name `name` (undefined: the address has no PTR any more). */
