@@ -21,24 +21,6 @@ const outdir = path.resolve(option('--out') ?? path.join(root, 'packages/cli/bun
 const quiet = args.includes('--quiet');
 const entry = path.join(root, 'packages/cli/bin/zonewright.js');
 
-// grpc-js requires @grpc/proto-loader (and with it protobufjs) only inside the definitions of its channelz and
-// ORCA services, server-side features zonewright never starts; the CRI client has its own codec
-// (packages/cri-watcher/src/wire.ts). This stub keeps them out of the bundle and fails loudly if that changes.
-const withoutProtoLoader = {
-  name: 'without-proto-loader',
-  setup(plugin) {
-    plugin.onResolve({ filter: /^@grpc\/proto-loader$/ }, () => ({
-      path: 'proto-loader',
-      namespace: 'zw-stub',
-    }));
-    plugin.onLoad({ filter: /.*/, namespace: 'zw-stub' }, () => ({
-      contents:
-        "throw new Error('@grpc/proto-loader is left out of the zonewright bundle (scripts/bundle.mjs): grpc-js channelz and ORCA are not used');",
-      loader: 'js',
-    }));
-  },
-};
-
 await rm(outdir, { recursive: true, force: true });
 await mkdir(outdir, { recursive: true });
 const result = await build({
@@ -56,7 +38,6 @@ const result = await build({
   sourcemap: 'linked',
   legalComments: 'external',
   metafile: true,
-  plugins: [withoutProtoLoader],
   logLevel: 'warning',
   // Bundled CommonJS packages call require() for Node's built-in modules; ES module output has none.
   banner: {
