@@ -196,7 +196,11 @@ function statusOf(metadata: http2.IncomingHttpHeaders): GrpcStatusError | undefi
 /** The root cause's message: Node wraps socket errors in "The pending stream has been canceled". */
 function causeMessage(error: Error | undefined): string | undefined {
   if (error === undefined) return undefined;
-  return error.cause instanceof Error ? error.cause.message : error.message;
+  // Duck-typed: errors from Node's internals fail `instanceof Error` in another realm (jest's VM modules).
+  const cause: unknown = error.cause;
+  const message: unknown =
+    typeof cause === 'object' && cause !== null ? Reflect.get(cause, 'message') : undefined;
+  return typeof message === 'string' ? message : error.message;
 }
 
 function asStatusError(error: unknown): GrpcStatusError {
@@ -444,7 +448,14 @@ export class GrpcUnixClient {
 
   private connect(): Connection {
     const current = this.connection;
-    if (current !== undefined && current.lost === undefined && !current.session.closed) return current;
+    if (
+      current !== undefined &&
+      current.lost === undefined &&
+      !current.session.closed &&
+      !current.session.destroyed
+    ) {
+      return current;
+    }
     const session = http2.connect('http://localhost', {
       createConnection: () => net.connect(this.socketPath),
     });
