@@ -1,9 +1,9 @@
 /**
  * A small gRPC client over HTTP/2 (`node:http2`) for one unix socket: unary and server-streaming calls with
  * messages as bytes (the CRI codec in ./cri-messages.ts encodes and decodes them). Written instead of using
- * `@grpc/grpc-js`, which also loads tls, dns, zlib, http and ~280 KiB of JavaScript the watcher never needs
- * (~3.6 MiB RSS against a 60 MB budget). No compression, no name resolution, no retries of its own: the
- * watcher's poller retries with backoff and a failed connection is simply dialled again by the next call.
+ * `@grpc/grpc-js` (channels, resolvers, load balancing, ~280 KiB of minified JavaScript) for the node
+ * watcher's memory budget; see docs/adr/0013. No compression, no TLS, no retries of its own: the watcher's
+ * poller retries with backoff, and a failed connection is simply dialled again by the next call.
  */
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
