@@ -195,8 +195,8 @@ describe('GrpcUnixClient against a grpc-js server', () => {
     );
   });
 
-  it('reassembles a message spread over many DATA chunks, and refuses one over the limit', async () => {
-    const large = randomBytes(3 * 1024 * 1024 + 7);
+  it('reassembles a message of the size limit from many DATA chunks, and refuses one byte more', async () => {
+    const large = randomBytes(DEFAULT_MAX_MESSAGE_BYTES);
     await serve({
       Large: (_call, callback) => callback(null, large),
       TooLarge: (_call, callback) => callback(null, Buffer.alloc(DEFAULT_MAX_MESSAGE_BYTES + 1)),

@@ -242,8 +242,12 @@ class Call {
     try {
       stream = this.connection.session.request(headers);
     } catch (error) {
-      // The session closed between the check and the request (GOAWAY, socket error).
-      this.end(this.unavailable(error instanceof Error ? error.message : String(error), error));
+      // The session closed between the check and the request (GOAWAY, socket error). Ended asynchronously,
+      // like every other end, so serverStream() returns its handle first.
+      const failure = this.unavailable(error instanceof Error ? error.message : String(error), error);
+      queueMicrotask(() => {
+        this.end(failure);
+      });
       return;
     }
     this.stream = stream;
