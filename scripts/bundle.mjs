@@ -21,24 +21,6 @@ const outdir = path.resolve(option('--out') ?? path.join(root, 'packages/cli/bun
 const quiet = args.includes('--quiet');
 const entry = path.join(root, 'packages/cli/bin/zonewright.js');
 
-// grpc-js requires @grpc/proto-loader (and with it protobufjs) only inside the definitions of its channelz and
-// ORCA services, server-side features zonewright never starts; the CRI client has its own codec
-// (packages/cri-watcher/src/wire.ts). This stub keeps them out of the bundle and fails loudly if that changes.
-const withoutProtoLoader = {
-  name: 'without-proto-loader',
-  setup(plugin) {
-    plugin.onResolve({ filter: /^@grpc\/proto-loader$/ }, () => ({
-      path: 'proto-loader',
-      namespace: 'zw-stub',
-    }));
-    plugin.onLoad({ filter: /.*/, namespace: 'zw-stub' }, () => ({
-      contents:
-        "throw new Error('@grpc/proto-loader is left out of the zonewright bundle (scripts/bundle.mjs): grpc-js channelz and ORCA are not used');",
-      loader: 'js',
-    }));
-  },
-};
-
 // prom-client's index loads its Pushgateway client, and with it http, https (so tls and OpenSSL) and zlib, when
 // the module loads. zonewright serves /metrics for Prometheus to scrape and never pushes; left out, the CRI
 // watcher (which must stay under 60 MB) loads none of that for it. Using it fails loudly.
@@ -75,7 +57,7 @@ const result = await build({
   sourcemap: 'linked',
   legalComments: 'external',
   metafile: true,
-  plugins: [withoutProtoLoader, withoutPushgateway],
+  plugins: [withoutPushgateway],
   // `Intl.Segmenter` in the bundled code is a lazy stand-in (see the shim for why).
   inject: [path.join(root, 'scripts/bundle-shims/lazy-segmenter.mjs')],
   logLevel: 'warning',

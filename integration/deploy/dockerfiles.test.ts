@@ -292,14 +292,14 @@ describe.each(IMAGES)('$file build, replayed', ({ file, command, entrypoint, bun
       // Self-contained: no node_modules, no workspace packages; licences of the bundled code travel with it.
       expect(readdirSync(app).filter((name) => name === 'node_modules' || name === 'packages')).toEqual([]);
       expect(readdirSync(app).some((name) => name.endsWith('.LEGAL.txt'))).toBe(true);
-      // The CRI client has its own codec: protobufjs (via grpc-js's lazy proto-loader require) stays out.
+      // The CRI client has its own codec and gRPC transport: no grpc-js, proto-loader or protobufjs.
       const sources = readdirSync(app)
         .filter((name) => name.endsWith('.js.map'))
         .flatMap(
           (name) => (JSON.parse(readFileSync(join(app, name), 'utf8')) as { sources: string[] }).sources,
         );
-      expect(sources.some((source) => source.includes('node_modules/@grpc/grpc-js/'))).toBe(true);
-      expect(sources.filter((source) => /protobufjs|proto-loader\//.test(source))).toEqual([]);
+      expect(sources.some((source) => source.includes('cri-watcher/src/grpc-transport.ts'))).toBe(true);
+      expect(sources.filter((source) => /@grpc\/|protobufjs|proto-loader\//.test(source))).toEqual([]);
     } else {
       expect(existsSync(join(app, 'packages/cli/dist/main.js'))).toBe(true);
       expect(existsSync(join(app, 'packages/testkit/dist'))).toBe(false);

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { status } from '@grpc/grpc-js';
+import { GrpcStatus as status } from './errors.js';
 import { CriClient, RUNTIME_PROTO_PATH } from './cri-client.js';
 import { hostnameFromVerboseInfo } from './cri-messages.js';
 import {

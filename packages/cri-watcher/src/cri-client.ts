@@ -1,5 +1,4 @@
 import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
 import {
   decodeContainerEventResponse,
   decodeListPodSandboxResponse,
@@ -14,8 +13,9 @@ import {
   type PodSandboxSummary,
   type RuntimeVersion,
 } from './cri-messages.js';
-import { CriCallError, CriUnimplementedError, toCriError, type CriError } from './errors.js';
+import { CriCallError, GrpcStatus, GrpcStatusError, toCriError, type CriError } from './errors.js';
 import { socketPathFromEndpoint } from './endpoint.js';
+import { GrpcUnixClient } from './grpc-transport.js';
 
 /**
  * The proto subset the client speaks (documentation of the wire contract, and the schema the codec tests
@@ -48,25 +48,23 @@ export interface SandboxRuntime {
 export interface CriClientOptions {
   /** `unix:///path` or an absolute socket path. */
   readonly endpoint: string;
-  /** Deadline of every unary call in ms (default 5000). */
+  /**
+   * Deadline of every unary call in ms (default 5000). There is no reconnect backoff option: a failed
+   * connection is dialled again by the next call, and the {@link CriWatcher}'s poller spaces those out.
+   */
   readonly timeoutMs?: number;
-  /** Upper bound of gRPC's own reconnect backoff in ms (default 1000). */
-  readonly maxReconnectBackoffMs?: number;
 }
 
-/** Requests are encoded before the call; grpc-js gets them as bytes. */
-const asBytes = (request: Buffer): Buffer => request;
-
 /**
- * A small CRI `RuntimeService` client over the runtime's unix socket. Every unary call has a deadline; every
- * failure is a typed {@link CriError} (`transient` ones are {@link CriUnavailableError}).
+ * A small CRI `RuntimeService` client over the runtime's unix socket (gRPC on `node:http2`, see
+ * ./grpc-transport.ts). Every unary call has a deadline; every failure is a typed {@link CriError}
+ * (`transient` ones are {@link CriUnavailableError}).
  */
 export class CriClient implements SandboxRuntime {
   readonly endpoint: string;
   readonly socketPath: string;
   private readonly timeoutMs: number;
-  private readonly channelOptions: grpc.ChannelOptions;
-  private client: grpc.Client;
+  private readonly transport: GrpcUnixClient;
 
   constructor(options: CriClientOptions) {
     this.socketPath = socketPathFromEndpoint(options.endpoint);
@@ -75,37 +73,22 @@ export class CriClient implements SandboxRuntime {
     if (!Number.isFinite(this.timeoutMs) || this.timeoutMs <= 0) {
       throw new RangeError(`CRI call timeout must be a positive number of ms, got ${this.timeoutMs}`);
     }
-    const maxBackoff = options.maxReconnectBackoffMs ?? 1000;
-    this.channelOptions = {
-      'grpc.initial_reconnect_backoff_ms': Math.min(200, maxBackoff),
-      'grpc.max_reconnect_backoff_ms': maxBackoff,
-      'grpc.max_receive_message_length': 16 * 1024 * 1024,
-    };
-    this.client = this.dial();
-  }
-
-  private dial(): grpc.Client {
-    return new grpc.Client(this.endpoint, grpc.credentials.createInsecure(), this.channelOptions);
+    this.transport = new GrpcUnixClient(this.socketPath);
   }
 
   /** One unary call with the deadline, errors as {@link CriError} (for subclasses such as testkit's). */
-  protected unary<T>(name: string, request: Buffer, decode: (response: Buffer) => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.client.makeUnaryRequest(
-        SERVICE_PATH + name,
-        asBytes,
-        decode,
-        request,
-        new grpc.Metadata(),
-        { deadline: Date.now() + this.timeoutMs },
-        (error, response) => {
-          if (error !== null) reject(toCriError(name, error, this.endpoint));
-          else if (response === undefined) {
-            reject(new CriCallError(`CRI ${name} on ${this.endpoint} returned no response`, name, undefined));
-          } else resolve(response);
-        },
-      );
-    });
+  protected async unary<T>(name: string, request: Buffer, decode: (response: Buffer) => T): Promise<T> {
+    let response: Buffer;
+    try {
+      response = await this.transport.unary(SERVICE_PATH + name, request, this.timeoutMs);
+    } catch (error) {
+      throw toCriError(name, error, this.endpoint);
+    }
+    try {
+      return decode(response);
+    } catch (error) {
+      throw toCriError(name, undecodable(error), this.endpoint);
+    }
   }
 
   version(): Promise<RuntimeVersion> {
@@ -120,10 +103,9 @@ export class CriClient implements SandboxRuntime {
     const details = await this.unary(
       'PodSandboxStatus',
       encodePodSandboxStatusRequest(id, verbose),
-      // grpc-js treats `undefined` as "no response"; keep "no status" apart from that.
-      (buffer) => decodePodSandboxStatusResponse(buffer) ?? null,
+      decodePodSandboxStatusResponse,
     );
-    if (details === null) {
+    if (details === undefined) {
       throw new CriCallError(
         `CRI PodSandboxStatus on ${this.endpoint} returned no status for ${id}`,
         'PodSandboxStatus',
@@ -138,49 +120,35 @@ export class CriClient implements SandboxRuntime {
     onEnd: (error: CriError | undefined) => void,
   ): ContainerEventWatch {
     // A long-lived stream: no deadline; it ends when the runtime goes away or cancel() is called.
-    const call = this.client.makeServerStreamRequest(
-      SERVICE_PATH + 'GetContainerEvents',
-      asBytes,
-      decodeContainerEventResponse,
-      encodeGetEventsRequest(),
-      new grpc.Metadata(),
-    );
-    let ended = false;
-    let cancelled = false;
-    const finish = (error: CriError | undefined): void => {
-      if (ended) return;
-      ended = true;
-      onEnd(cancelled ? undefined : error);
-    };
-    call.on('data', (event: ContainerEvent) => {
-      onEvent(event);
-    });
-    call.on('error', (error: unknown) => {
-      const criError = toCriError('GetContainerEvents', error, this.endpoint);
-      finish(
-        criError.code === grpc.status.UNIMPLEMENTED && !(criError instanceof CriUnimplementedError)
-          ? new CriUnimplementedError(criError.message, 'GetContainerEvents')
-          : criError,
-      );
-    });
-    call.on('end', () => {
-      finish(undefined);
-    });
-    return {
-      cancel: () => {
-        cancelled = true;
-        call.cancel();
+    return this.transport.serverStream(SERVICE_PATH + 'GetContainerEvents', encodeGetEventsRequest(), {
+      onMessage: (message) => {
+        let event: ContainerEvent;
+        try {
+          event = decodeContainerEventResponse(message);
+        } catch (error) {
+          throw undecodable(error);
+        }
+        onEvent(event);
       },
-    };
+      onEnd: (error) => {
+        onEnd(error === undefined ? undefined : toCriError('GetContainerEvents', error, this.endpoint));
+      },
+    });
   }
 
   reconnect(): void {
-    const old = this.client;
-    this.client = this.dial();
-    old.close();
+    this.transport.reconnect();
   }
 
   close(): void {
-    this.client.close();
+    this.transport.close();
   }
+}
+
+/** A response the codec refused, as gRPC clients report it: INTERNAL. */
+function undecodable(error: unknown): GrpcStatusError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new GrpcStatusError(GrpcStatus.INTERNAL, `response could not be decoded: ${reason}`, {
+    cause: error,
+  });
 }

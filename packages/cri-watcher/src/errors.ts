@@ -1,4 +1,47 @@
-import { status as GrpcStatus } from '@grpc/grpc-js';
+/** gRPC status codes (wire facts of the gRPC protocol; the names are the spec's). */
+export const GrpcStatus = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+} as const;
+
+const GRPC_STATUS_NAMES: ReadonlyMap<number, string> = new Map(
+  Object.entries(GrpcStatus).map(([name, code]) => [code, name]),
+);
+
+/** `NOT_FOUND` for 5; the number itself for codes the spec does not name. */
+export function grpcStatusName(code: number): string {
+  return GRPC_STATUS_NAMES.get(code) ?? String(code);
+}
+
+/**
+ * A call that ended with a non-OK gRPC status, as the transport reports it (`code` and `details` are what
+ * {@link toCriError} reads).
+ */
+export class GrpcStatusError extends Error {
+  override readonly name = 'GrpcStatusError';
+  constructor(
+    readonly code: number,
+    readonly details: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${grpcStatusName(code)}: ${details}`, options);
+  }
+}
 
 /** Base class of every failure of a CRI call. `transient` failures are retried with backoff. */
 export class CriError extends Error {
@@ -60,7 +103,7 @@ export class RuntimeEndpointError extends Error {
   }
 }
 
-const TRANSIENT_CODES: ReadonlySet<number> = new Set([
+const TRANSIENT_CODES: ReadonlySet<number> = new Set<number>([
   GrpcStatus.UNAVAILABLE,
   GrpcStatus.DEADLINE_EXCEEDED,
   GrpcStatus.CANCELLED,
@@ -85,7 +128,7 @@ export function toCriError(method: string, error: unknown, endpoint: string): Cr
       : typeof grpcError.message === 'string'
         ? grpcError.message
         : String(error);
-  const codeName = code === undefined ? 'no status' : (GrpcStatus[code] ?? String(code));
+  const codeName = code === undefined ? 'no status' : grpcStatusName(code);
   const message = `CRI ${method} on ${endpoint} failed (${codeName}): ${details}`;
   if (code === GrpcStatus.UNIMPLEMENTED) return new CriUnimplementedError(message, method, { cause: error });
   if (code === GrpcStatus.NOT_FOUND) return new CriNotFoundError(message, method, { cause: error });
