@@ -34,7 +34,7 @@ type Handlers = Record<string, UnaryHandler | { stream: StreamHandler }>;
 /** A grpc-js server on `socketPath` whose methods take and return raw bytes. */
 async function startGrpcServer(socketPath: string, handlers: Handlers): Promise<grpc.Server> {
   const server = new grpc.Server();
-  const definition: grpc.ServiceDefinition = {};
+  const definition: Record<string, grpc.MethodDefinition<Buffer, Buffer>> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const [name, handler] of Object.entries(handlers)) {
     const streaming = typeof handler !== 'function';

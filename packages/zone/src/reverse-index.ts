@@ -72,21 +72,32 @@ class ZoneIndex {
   }
 
   /**
-   * Fills an empty zone at once from `entries`: each is `<key>\u0000<line>`, so one sort in the engine's
-   * default order (no comparator: several times faster than one) orders them by key.
+   * Makes the zone hold exactly `entries`, each `<key>\u0000<line>`. Meant for an empty zone (the first
+   * flush): then one sort in the engine's default order (no comparator: several times faster than one) orders
+   * them by key. A zone that still holds PTRs takes them one by one instead.
    */
   load(entries: string[]): void {
+    this.sorted();
+    if (this.keys.length > 0) {
+      const kept = new Set<string>();
+      for (const entry of entries) {
+        const cut = entry.indexOf('\u0000');
+        kept.add(entry.slice(0, cut));
+        this.set(entry.slice(0, cut), entry.slice(cut + 1));
+      }
+      for (const key of [...this.keys]) if (!kept.has(key)) this.set(key, undefined);
+      return;
+    }
     entries.sort();
     const keys = new Array<string>(entries.length);
     const lines = new Array<string>(entries.length);
     for (let index = 0; index < entries.length; index += 1) {
       const entry = entries[index] as string;
       const cut = entry.indexOf('\u0000');
-      keys[index] = entry.slice(0, cut);
+      const key = entry.slice(0, cut);
+      keys[index] = key;
       lines[index] = entry.slice(cut + 1);
-      if (this.committed && !this.sinceCommit.has(keys[index] as string)) {
-        this.sinceCommit.set(keys[index] as string, undefined);
-      }
+      if (this.committed && !this.sinceCommit.has(key)) this.sinceCommit.set(key, undefined);
     }
     this.keys = keys;
     this.lines = lines;
@@ -118,6 +129,8 @@ class ZoneIndex {
     const { keys, lines } = this;
     const at = lowerBound(keys, key);
     const old = keys[at] === key ? lines[at] : undefined;
+    // A change undone before the merge (a PTR added and removed again) leaves nothing to do.
+    if (old === line) return;
     if (this.joined !== undefined) {
       let offset = 0;
       for (let index = 0; index < at; index += 1) offset += (lines[index] as string).length;
