@@ -263,7 +263,7 @@ export class ReverseIndex {
       for (const [address, { type, name }] of addresses) {
         const { zone, key, owner } = this.locate(type, address);
         if (zone < 0) this.outsideAddresses.add(address);
-        else entries[zone]?.push([key, '\u0000', owner, PTR_TAB, name, this.targetSuffix, '\n'].join(''));
+        else entries[zone]?.push(`${key}\u0000${this.lineOf(owner, name)}`);
       }
       this.zones.forEach((zone, index) => zone.load(entries[index] ?? []));
       return;
@@ -321,9 +321,15 @@ export class ReverseIndex {
       else this.outsideAddresses.add(address);
       return;
     }
-    // One join, not concatenations: a flat string, which the joins of the zone's lines do not walk again.
-    const line = name === undefined ? undefined : [owner, PTR_TAB, name, this.targetSuffix, '\n'].join('');
-    zone.set(key, line);
+    zone.set(key, name === undefined ? undefined : this.lineOf(owner, name));
+  }
+
+  /**
+   * The zone file line of the PTR at `owner` naming forward name `name` (the format of ptrLine). One join, not
+   * concatenations: a flat string, which the joins of the zone's lines do not walk again.
+   */
+  private lineOf(owner: string, name: string): string {
+    return [owner, PTR_TAB, name, this.targetSuffix, '\n'].join('');
   }
 
   /** The PTRs of zone `index` (the index of its range), sorted by address. */
