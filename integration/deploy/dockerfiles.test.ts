@@ -1,7 +1,7 @@
 /**
  * Static checks of Dockerfile.monitor and Dockerfile.cri (no Docker engine here), and a replay of their builds:
  * the build context that .dockerignore lets through is copied as the COPY lines say, the build commands run
- * as written (only `npm ci` is replaced by the repository's installed node_modules, and `npm prune` is
+ * as written (only `npm ci` is replaced by the repository's installed node_modules; an `npm prune` would be
  * skipped), the runtime stage gets only what its `COPY --from=build` lines take, and the image's ENTRYPOINT
  * (with its node flags) must run there.
  */
@@ -34,24 +34,22 @@ import type { DockerInstruction, DockerStage } from './lib/dockerfile.js';
 const run = promisify(execFile);
 const REPO = join(import.meta.dirname, '..', '..');
 /**
- * `bundled`: the image ships packages/cli/bundle (scripts/bundle.mjs) instead of node_modules + dist. The CRI
- * image's node flags are part of its memory budget (bench/report); the CRI bench suite and the cri-watch CLI test run
- * the bundle with the flags read from this ENTRYPOINT.
+ * Both images ship packages/cli/bundle (scripts/bundle.mjs) instead of node_modules + dist. The CRI image's node
+ * flags are part of its memory budget (bench/report); the bench suites and the CLI tests run the bundle with the
+ * flags read from each ENTRYPOINT (testkit nodeImageCommand, monitorImageCommand).
  */
 const IMAGES = [
   {
     file: 'Dockerfile.monitor',
     command: 'monitor',
     port: '9180',
-    entrypoint: ['node', 'packages/cli/bin/zonewright.js'],
-    bundled: false,
+    entrypoint: ['node', 'zonewright.js'],
   },
   {
     file: 'Dockerfile.cri',
     command: 'cri-watch',
     port: '9181',
     entrypoint: ['node', '--lite-mode', '--max-semi-space-size=1', '--no-expose-wasm', 'zonewright.js'],
-    bundled: true,
   },
 ] as const;
 const PLATFORMS = 'linux/amd64,linux/arm64,linux/arm/v7';
@@ -103,7 +101,7 @@ function stagesOf(file: string): DockerStage[] {
 const runs = (stage: DockerStage): DockerInstruction[] =>
   stage.instructions.filter((item) => item.keyword === 'RUN');
 
-describe.each(IMAGES)('$file', ({ file, command, port, entrypoint, bundled }) => {
+describe.each(IMAGES)('$file', ({ file, command, port, entrypoint }) => {
   const stages = stagesOf(file);
   const build = stages[0] as DockerStage;
   const final = stages.at(-1) as DockerStage;
@@ -158,37 +156,24 @@ describe.each(IMAGES)('$file', ({ file, command, port, entrypoint, bundled }) =>
     expect(sourceDirs.has('packages/testkit')).toBe(false);
   });
 
-  it(
-    bundled
-      ? 'builds with the project build CI runs, bundles, and ships only the bundle'
-      : 'builds with the project build CI runs, then prunes dev dependencies',
-    () => {
-      expect(rootPackage.scripts?.['build']).toBe('tsc -b tsconfig.json');
-      const rootReferences = (readJson('tsconfig.json') as { references: { path: string }[] }).references.map(
-        (item) => item.path,
-      );
-      expect(rootReferences).toContain('packages/cli');
-      const steps = runs(build).flatMap((item) =>
-        item.text.split(' && ').map((step) => ({ step, index: build.instructions.indexOf(item) })),
-      );
-      const compile = steps.filter(({ step }) => /\btsc\b/.test(step));
-      expect(compile.map(({ step }) => step)).toEqual(['node_modules/.bin/tsc -b packages/cli']);
-      const buildIndex = compile[0]?.index ?? -1;
-      const copies = final.instructions.filter((item) => item.keyword === 'COPY').map(parseCopy);
-      if (bundled) {
-        const bundle = steps.findIndex(({ step }) => step === 'node scripts/bundle.mjs --out bundle --quiet');
-        expect(bundle).toBeGreaterThan(steps.findIndex(({ step }) => /\btsc\b/.test(step)));
-        expect(copies.map((copy) => `${copy.sources.join(' ')} -> ${copy.destination}`)).toEqual([
-          '/src/bundle -> ./',
-        ]);
-      } else {
-        const prune = build.instructions.findIndex(
-          (item) => item.keyword === 'RUN' && /npm prune --omit=dev/.test(item.text),
-        );
-        expect(prune).toBeGreaterThan(buildIndex);
-      }
-    },
-  );
+  it('builds with the project build CI runs, bundles, and ships only the bundle', () => {
+    expect(rootPackage.scripts?.['build']).toBe('tsc -b tsconfig.json');
+    const rootReferences = (readJson('tsconfig.json') as { references: { path: string }[] }).references.map(
+      (item) => item.path,
+    );
+    expect(rootReferences).toContain('packages/cli');
+    const steps = runs(build).flatMap((item) =>
+      item.text.split(' && ').map((step) => ({ step, index: build.instructions.indexOf(item) })),
+    );
+    const compile = steps.filter(({ step }) => /\btsc\b/.test(step));
+    expect(compile.map(({ step }) => step)).toEqual(['node_modules/.bin/tsc -b packages/cli']);
+    const copies = final.instructions.filter((item) => item.keyword === 'COPY').map(parseCopy);
+    const bundle = steps.findIndex(({ step }) => step === 'node scripts/bundle.mjs --out bundle --quiet');
+    expect(bundle).toBeGreaterThan(steps.findIndex(({ step }) => /\btsc\b/.test(step)));
+    expect(copies.map((copy) => `${copy.sources.join(' ')} -> ${copy.destination}`)).toEqual([
+      '/src/bundle -> ./',
+    ]);
+  });
 
   it('runs as a numeric non-root user with the CLI as entrypoint', () => {
     const users = final.instructions.filter((item) => item.keyword === 'USER').map((item) => item.text);
@@ -220,7 +205,7 @@ describe('Dockerfile.cri', () => {
   });
 });
 
-describe.each(IMAGES)('$file build, replayed', ({ file, command, entrypoint, bundled }) => {
+describe.each(IMAGES)('$file build, replayed', ({ file, command, entrypoint }) => {
   let scratch = '';
 
   beforeAll(() => {
@@ -288,25 +273,17 @@ describe.each(IMAGES)('$file build, replayed', ({ file, command, entrypoint, bun
     expect(node).toBe('node');
     const script = args.at(-1) ?? '';
     expect(existsSync(join(app, script))).toBe(true);
-    if (bundled) {
-      // Self-contained: no node_modules, no workspace packages; licences of the bundled code travel with it.
-      expect(readdirSync(app).filter((name) => name === 'node_modules' || name === 'packages')).toEqual([]);
-      expect(readdirSync(app).some((name) => name.endsWith('.LEGAL.txt'))).toBe(true);
-      // The CRI client has its own codec and gRPC transport: no grpc-js, proto-loader or protobufjs.
-      const sources = readdirSync(app)
-        .filter((name) => name.endsWith('.js.map'))
-        .flatMap(
-          (name) => (JSON.parse(readFileSync(join(app, name), 'utf8')) as { sources: string[] }).sources,
-        );
-      expect(sources.some((source) => source.includes('cri-watcher/src/grpc-transport.ts'))).toBe(true);
-      expect(sources.filter((source) => /@grpc\/|protobufjs|proto-loader\//.test(source))).toEqual([]);
-    } else {
-      expect(existsSync(join(app, 'packages/cli/dist/main.js'))).toBe(true);
-      expect(existsSync(join(app, 'packages/testkit/dist'))).toBe(false);
-      expect(
-        readdirSync(join(app, 'packages')).filter((name) => existsSync(join(app, 'packages', name, 'src'))),
-      ).toEqual([]);
-    }
+    // Self-contained: no node_modules, no workspace packages; licences of the bundled code travel with it.
+    expect(readdirSync(app).filter((name) => name === 'node_modules' || name === 'packages')).toEqual([]);
+    expect(readdirSync(app).some((name) => name.endsWith('.LEGAL.txt'))).toBe(true);
+    // The CRI client has its own codec and gRPC transport: no grpc-js, proto-loader or protobufjs.
+    const sources = readdirSync(app)
+      .filter((name) => name.endsWith('.js.map'))
+      .flatMap(
+        (name) => (JSON.parse(readFileSync(join(app, name), 'utf8')) as { sources: string[] }).sources,
+      );
+    expect(sources.some((source) => source.includes('cri-watcher/src/grpc-transport.ts'))).toBe(true);
+    expect(sources.filter((source) => /@grpc\/|protobufjs|proto-loader\//.test(source))).toEqual([]);
     const help = await run(process.execPath, [...args, '--help'], { cwd: app });
     expect(help.stdout).toContain('zonewright');
     expect(help.stderr).toBe('');

@@ -1,7 +1,8 @@
 /**
  * Shared set-up for the tests against the real kube-apiserver: the VMI CRD, the monitor's RBAC from
  * deploy/monitor/base applied as it is, a TokenRequest token in a kubeconfig with only that token and the CA,
- * and `zonewright monitor` (the built CLI) in its own process writing a real zone file.
+ * and `zonewright monitor` as the monitor image runs it (the bundle, Dockerfile.monitor's ENTRYPOINT) in its own
+ * process writing a real zone file.
  */
 import { describe } from '@jest/globals';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import {
   installVmiCrd,
   killProcessTree,
   kubeApiServerAvailability,
+  monitorImageCommand,
   secondaryNicVmi,
   spawnProcess,
   startKubeApiServer,
@@ -25,7 +27,6 @@ import { parseZone } from '@zonewright/zone';
 import { buildKustomization } from '../deploy/lib/kustomize.js';
 
 const root = findRepoRoot();
-const cli = join(root, 'packages/cli/bin/zonewright.js');
 
 export const DOMAIN = 'example.com';
 export const ORIGIN = `vm.${DOMAIN}`;
@@ -171,11 +172,13 @@ export async function startMonitor(
   kubeconfig: string,
   extraArgs: readonly string[] = [],
 ): Promise<MonitorProcess> {
+  const image = monitorImageCommand(root);
   const zonesDir = await mkdtemp(join(tmpdir(), 'zw-kube-monitor-'));
   const zoneFile = join(zonesDir, `db.${ORIGIN}`);
   const metricsPort = await freeTcpPort();
   const monitor = await spawnProcess(process.execPath, [
-    cli,
+    ...image.nodeFlags,
+    image.script,
     'monitor',
     '--kubeconfig',
     kubeconfig,

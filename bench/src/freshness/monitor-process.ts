@@ -1,6 +1,6 @@
 import { freeTcpPort, spawnProcess, waitFor } from '@zonewright/testkit';
 import type { SpawnedProcess } from '@zonewright/testkit';
-import { cliScript, repoRoot } from '../common/paths.js';
+import { monitorImageArgs, repoRoot } from '../common/paths.js';
 import { adaptArgs, containerArgs, envFile } from './shipped.js';
 
 export const DOMAIN = 'example.com';
@@ -37,7 +37,7 @@ export async function startShippedMonitor(
     POD_IP: '127.0.0.1',
   };
   delete env.NODE_OPTIONS;
-  const child = await spawnProcess(process.execPath, [cliScript, ...args], {
+  const child = await spawnProcess(process.execPath, [...monitorImageArgs(), ...args], {
     cwd: repoRoot,
     env,
     maxOutputBytes: 256 * 1024,

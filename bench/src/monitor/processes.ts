@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { freeTcpPort, killProcessTree, processMemory, sleep, spawnProcess } from '@zonewright/testkit';
 import type { SpawnedProcess } from '@zonewright/testkit';
-import { cliScript, distScript, repoRoot } from '../common/paths.js';
+import { distScript, monitorImageArgs, repoRoot } from '../common/paths.js';
 
 export interface MonitorTuning {
   readonly debounceMs: number;
@@ -20,15 +20,16 @@ export interface MonitorProcess {
 /** Every process this suite started and has not stopped yet, for the cleanup after a failure. */
 export const liveProcesses = new Set<number>();
 
-/** The built CLI: `zonewright monitor` on `kubeconfig`, zone vm.example.com into `zonesDir`. */
+/** The monitor image's CLI (the bundle): `zonewright monitor` on `kubeconfig`, zone vm.example.com into `zonesDir`. */
 export async function startMonitor(
   kubeconfig: string,
   zonesDir: string,
   tuning: MonitorTuning,
+  cli: readonly string[] = monitorImageArgs(),
 ): Promise<MonitorProcess> {
   const port = await freeTcpPort();
   const args = [
-    cliScript,
+    ...cli,
     'monitor',
     '--kubeconfig',
     kubeconfig,

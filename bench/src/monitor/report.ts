@@ -3,7 +3,8 @@ import type { LoadResult } from './load-phase.js';
 import type { MemoryResult } from './memory-phase.js';
 import { perBatchOf } from './settings.js';
 import type { MonitorSettings, MonitorTargets } from './settings.js';
-import type { Baseline, StartResult } from './start-phase.js';
+import type { Baseline, StartComparison, StartResult } from './start-phase.js';
+import { median } from '../common/stats.js';
 
 /** The monitor section of results.json (before its verdicts and markdown are added). */
 export interface MonitorResult {
@@ -16,6 +17,7 @@ export interface MonitorResult {
   readonly averageObjectBytes: number;
   readonly baseline: Baseline;
   readonly start: StartResult;
+  readonly startComparison?: StartComparison;
   readonly latency: LatencyResult;
   readonly load: LoadResult;
   readonly memory?: MemoryResult;
@@ -62,7 +64,7 @@ export function renderMonitorMarkdown(result: MonitorResult): {
     '',
     `Machine: ${result.machine}; load average ${result.loadBefore.join(' ')} at the start, ${result.loadAfter.join(' ')} at the end (the machine is shared with other work, so absolute times are noisy; the baselines below were taken in the same run). Date: ${result.date}. Whole suite: ${fmt(result.totalSeconds)} s.`,
     '',
-    `What runs: the built CLI \`zonewright monitor --debounce-ms ${settings.debounceMs} --max-delay-ms ${settings.maxDelayMs} --log-level warn\` in its own process, listing (pages of 500) and watching the fake API server (loopback, real list/watch protocol, inside the benchmark process). The VMIs look like \`kubectl get vmi -o json\` of a running Fedora VM with a Multus NIC \`nic1\` (${fmt(result.averageObjectBytes / 1024, 1)} KiB of JSON each, managedFields left out); each gives two A records, \`nic1.<vmi>.<ns>\` and \`<vmi>.<ns>\`. The zone file is observed from outside like CoreDNS would: \`fs.watch\` on the zone directory, and each new version (inode) is read and checked; a 50 ms poll is the safety net (it saw ${latency.seenByPollOnly} of ${latency.versionsSeen} versions first in part 2).`,
+    `What runs: the CLI as the monitor image runs it (the bundle of \`scripts/bundle.mjs\`, \`node zonewright.js\`, Dockerfile.monitor's ENTRYPOINT) \`zonewright monitor --debounce-ms ${settings.debounceMs} --max-delay-ms ${settings.maxDelayMs} --log-level warn\` in its own process, listing (pages of 500) and watching the fake API server (loopback, real list/watch protocol, inside the benchmark process). The VMIs look like \`kubectl get vmi -o json\` of a running Fedora VM with a Multus NIC \`nic1\` (${fmt(result.averageObjectBytes / 1024, 1)} KiB of JSON each, managedFields left out); each gives two A records, \`nic1.<vmi>.<ns>\` and \`<vmi>.<ns>\`. The zone file is observed from outside like CoreDNS would: \`fs.watch\` on the zone directory, and each new version (inode) is read and checked; a 50 ms poll is the safety net (it saw ${latency.seenByPollOnly} of ${latency.versionsSeen} versions first in part 2).`,
     '',
     '| measurement | value | target |',
     '|---|---:|---|',
@@ -70,6 +72,7 @@ export function renderMonitorMarkdown(result: MonitorResult): {
     `| 0. baselines, RSS: bare \`node\` / after importing client-node alone | ${mb(baseline.nodeRssMB)} / ${mb(baseline.clientNodeImportRssMB)} | |`,
     `| 1. spawn → \`/readyz\` 200 with ${n(start.vmis)} VMIs | ${ms(start.readyMs)} | ≤ ${targets.startMs} ms: ${verdict(verdicts.start)} |`,
     `| 1. … the same minus \`zonewright --version\` (list, build, first write) | ${ms(start.readyMs - baseline.cliVersionMs)} | |`,
+    ...startComparisonRows(result.startComparison),
     `| 1. spawn → zone file seen holding all ${n(start.zoneRecords)} address records (${fmt(start.zoneBytes / 2 ** 20, 1)} MiB) | ${ms(start.completeZoneMs)} | |`,
     `| 1. monitor RSS right after ready; V8 heap used / heap total / external (its /metrics) | ${mb(start.rssAfterReadyMB)}; ${mb(start.heapAfterReady.heapUsedMB)} / ${mb(start.heapAfterReady.heapTotalMB)} / ${mb(start.heapAfterReady.externalMB)} | |`,
     `| 2. API event → zone renamed into place, ${latency.samples} single changes with ${n(start.vmis)} VMIs: p50 / p90 | ${ms(latency.p50Ms)} / ${ms(latency.p90Ms)} | |`,
@@ -156,4 +159,14 @@ export function renderMonitorMarkdown(result: MonitorResult): {
   }
   if (notes.length > 0) lines.push('', 'Missed targets, their causes, and observations:', '', ...notes);
   return { markdown: lines.join('\n'), verdicts };
+}
+
+/** The side-by-side start rows: the image's bundle against the tsc output (medians and their ratio). */
+function startComparisonRows(comparison: StartComparison | undefined): string[] {
+  if (comparison === undefined) return [];
+  const bundle = median(comparison.bundleMs);
+  const tsc = median(comparison.tscMs);
+  return [
+    `| 1. side by side, ${comparison.trials} starts of each in turns: spawn → \`/readyz\` 200 with the image's bundle / with the tsc output (\`node packages/cli/bin/zonewright.js\`, what the monitor image ran before): median | ${ms(bundle)} / ${ms(tsc)}; ratio ${fmt(bundle / tsc, 2)} | |`,
+  ];
 }

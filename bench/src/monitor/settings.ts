@@ -11,6 +11,8 @@ export interface MonitorSettings {
   readonly loadRate: number;
   /** 0 skips the large-cluster part. */
   readonly bigVmis: number;
+  /** Starts of each command in the side-by-side start comparison (0 skips it). */
+  readonly startTrials: number;
   readonly debounceMs: number;
   readonly maxDelayMs: number;
   readonly batchIntervalMs: number;
@@ -23,7 +25,10 @@ export interface MonitorTargets {
   readonly rssMB: number;
 }
 
-/** Sizes: ZW_BENCH_MONITOR_VMIS, _SAMPLES, _LOAD_SECONDS, _LOAD_RATE, _BIG_VMIS (quick: 500, 10, 5, 1000, 2000). */
+/**
+ * Sizes: ZW_BENCH_MONITOR_VMIS, _SAMPLES, _LOAD_SECONDS, _LOAD_RATE, _BIG_VMIS, _START_TRIALS (quick: 500, 10, 5,
+ * 1000, 2000, 1).
+ */
 export function monitorSettings(size: BenchSize): MonitorSettings {
   const limit = { min: 0, max: 300_000 };
   const settings = {
@@ -32,6 +37,10 @@ export function monitorSettings(size: BenchSize): MonitorSettings {
     loadSeconds: intSetting('ZW_BENCH_MONITOR_LOAD_SECONDS', { full: 60, quick: 5 }, size),
     loadRate: intSetting('ZW_BENCH_MONITOR_LOAD_RATE', { full: 1000, quick: 1000 }, size),
     bigVmis: intSetting('ZW_BENCH_MONITOR_BIG_VMIS', { full: 100_000, quick: 2000 }, size, limit),
+    startTrials: intSetting('ZW_BENCH_MONITOR_START_TRIALS', { full: 3, quick: 1 }, size, {
+      min: 0,
+      max: 20,
+    }),
     debounceMs: 200,
     maxDelayMs: 1000,
     batchIntervalMs: 100,

@@ -6,7 +6,7 @@ import { processMemory, scrapeMetrics, startFakeApiServer } from '@zonewright/te
 import type { FakeApiServer } from '@zonewright/testkit';
 import { parseZone } from '@zonewright/zone';
 import { errorMessage } from '../common/log.js';
-import { cliScript } from '../common/paths.js';
+import { cliScript, monitorImageArgs } from '../common/paths.js';
 import { ZoneFileObserver } from '../common/zone-observer.js';
 import { heapOf } from './metrics.js';
 import type { HeapView } from './metrics.js';
@@ -69,7 +69,7 @@ export function measureBaseline(): Baseline {
     nodeRssMB: Number(bareNode.stdout.trim()) / 2 ** 20,
     clientNodeImportMs: clientNodeImport.elapsed,
     clientNodeImportRssMB: Number(clientNodeImport.stdout.trim()) / 2 ** 20,
-    cliVersionMs: wallMs([cliScript, '--version']).elapsed,
+    cliVersionMs: wallMs([...monitorImageArgs(), '--version']).elapsed,
   };
 }
 
@@ -88,6 +88,8 @@ export async function startCluster(options: {
   /** Registers a cleanup step (run by the suite at the end, also after a failure). */
   readonly defer: (step: () => unknown) => void;
   readonly beforeSpawn?: () => void;
+  /** How `node` starts the CLI (default: the monitor image's command). */
+  readonly cli?: readonly string[];
 }): Promise<{ cluster: Cluster; readyAt: number; first: { at: number; text: string } }> {
   const { api, vmis, temp, name, log } = options;
   const kubeconfig = await api.writeKubeconfig(path.join(temp, `api-${name}`));
@@ -108,7 +110,7 @@ export async function startCluster(options: {
   complete.catch(() => undefined); // awaited below; a failed start must not leave it unhandled
   options.beforeSpawn?.();
   log(`starting the monitor (${vmis} VMIs)`);
-  const monitor = await startMonitor(kubeconfig, zonesDir, options.tuning);
+  const monitor = await startMonitor(kubeconfig, zonesDir, options.tuning, options.cli);
   options.defer(() => stopProcess(monitor.child));
   const readyAt = await waitReady(monitor, options.timeoutMs);
   const first = await complete;
@@ -145,4 +147,49 @@ export async function startResult(
     rssAfterReadyMB: processMemory(cluster.monitor.child.pid).rssMiB,
     heapAfterReady: heapOf(await scrapeMetrics(cluster.monitor.metricsUrl)),
   };
+}
+
+/** Spawn → ready of the monitor image's command and of the tsc output, started in turns on the same API server. */
+export interface StartComparison {
+  readonly trials: number;
+  /** The monitor image's command (the bundle), ms per start. */
+  readonly bundleMs: readonly number[];
+  /** `node packages/cli/bin/zonewright.js` on the tsc output (what the image ran before), ms per start. */
+  readonly tscMs: readonly number[];
+}
+
+/**
+ * Starts the monitor `trials` times with each command, alternating which goes first, each until /readyz is 200
+ * and the zone holds every VMI, then stops it: the image's bundle against the tsc output, side by side in one
+ * run (this machine is shared, so only the ratio is comparable between runs).
+ */
+export async function compareStarts(options: {
+  readonly api: FakeApiServer;
+  readonly vmis: number;
+  readonly temp: string;
+  readonly tuning: MonitorTuning;
+  readonly trials: number;
+  readonly log: (message: string) => void;
+  readonly defer: (step: () => unknown) => void;
+}): Promise<StartComparison> {
+  const bundleMs: number[] = [];
+  const tscMs: number[] = [];
+  for (let trial = 0; trial < options.trials; trial += 1) {
+    const order = trial % 2 === 0 ? (['bundle', 'tsc'] as const) : (['tsc', 'bundle'] as const);
+    for (const variant of order) {
+      const { cluster, readyAt } = await startCluster({
+        ...options,
+        name: `start-${variant}-${trial}`,
+        timeoutMs: 120_000,
+        cli: variant === 'bundle' ? monitorImageArgs() : [cliScript],
+      });
+      (variant === 'bundle' ? bundleMs : tscMs).push(readyAt - cluster.monitor.startedAt);
+      await stopProcess(cluster.monitor.child);
+      cluster.observer.close();
+    }
+  }
+  options.log(
+    `start side by side: bundle ${bundleMs.map((value) => value.toFixed(0)).join(' ')} ms, tsc output ${tscMs.map((value) => value.toFixed(0)).join(' ')} ms`,
+  );
+  return { trials: options.trials, bundleMs, tscMs };
 }

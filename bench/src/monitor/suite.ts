@@ -1,4 +1,5 @@
-// StatusMonitor benchmark (issue 3 targets). Runs the REAL built CLI (`zonewright monitor`) in its own process
+// StatusMonitor benchmark (issue 3 targets). Runs the REAL CLI (`zonewright monitor`) as the monitor image runs it
+// (the bundle, Dockerfile.monitor's ENTRYPOINT) in its own process
 // against the fake Kubernetes API server on loopback and measures, in one run:
 //   1. start → first complete zone with N VMIs (/readyz = 200, and the file holding all 2·N records);
 //   2. API event → zone file renamed into place (fs.watch on the zone directory + reading the file);
@@ -21,7 +22,7 @@ import { liveProcesses, stopProcess } from './processes.js';
 import { renderMonitorMarkdown } from './report.js';
 import type { MonitorResult } from './report.js';
 import { monitorSettings, monitorTargets } from './settings.js';
-import { measureBaseline, populate, startCluster, startResult } from './start-phase.js';
+import { compareStarts, measureBaseline, populate, startCluster, startResult } from './start-phase.js';
 import type { Baseline } from './start-phase.js';
 
 const log = progressLogger('monitor');
@@ -73,6 +74,18 @@ export async function runMonitorSuite(context: SuiteContext): Promise<SuiteOutco
     const load = await measureLoad(cluster, generations, settings, log);
     await stopProcess(cluster.monitor.child);
     cluster.observer.close();
+    const startComparison =
+      settings.startTrials > 0
+        ? await compareStarts({
+            api: populated.server,
+            vmis: settings.vmis,
+            temp,
+            tuning: settings,
+            trials: settings.startTrials,
+            log,
+            defer,
+          })
+        : undefined;
     await populated.server.stop();
     (globalThis as { gc?: () => void }).gc?.();
     const memory = settings.bigVmis > 0 ? await measureMemory(settings, temp, defer, log) : undefined;
@@ -81,6 +94,7 @@ export async function runMonitorSuite(context: SuiteContext): Promise<SuiteOutco
       averageObjectBytes: populated.averageObjectBytes,
       baseline,
       start,
+      ...(startComparison === undefined ? {} : { startComparison }),
       latency,
       load,
       ...(memory === undefined ? {} : { memory }),

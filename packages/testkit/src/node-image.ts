@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findRepoRoot } from './dns-tools.js';
 
-/** How the node image starts the CLI, as a command for this checkout. */
+/** How an image starts the CLI, as a command for this checkout. */
 export interface NodeImageCommand {
   /** Node's flags from the ENTRYPOINT (e.g. `--lite-mode`), in order. */
   readonly nodeFlags: readonly string[];
@@ -16,7 +16,17 @@ export interface NodeImageCommand {
  * build) with the same node flags. integration/deploy checks that the image's WORKDIR gets exactly that bundle.
  */
 export function nodeImageCommand(repoRoot = findRepoRoot()): NodeImageCommand {
-  const dockerfile = join(repoRoot, 'Dockerfile.cri');
+  return imageCommand('Dockerfile.cri', repoRoot);
+}
+
+/** The monitor image's ENTRYPOINT (Dockerfile.monitor) mapped onto this checkout, as the Deployment runs it. */
+export function monitorImageCommand(repoRoot = findRepoRoot()): NodeImageCommand {
+  return imageCommand('Dockerfile.monitor', repoRoot);
+}
+
+/** The ENTRYPOINT of an image that ships the bundle, mapped onto this checkout (see nodeImageCommand). */
+function imageCommand(name: string, repoRoot: string): NodeImageCommand {
+  const dockerfile = join(repoRoot, name);
   const line = readFileSync(dockerfile, 'utf8')
     .split('\n')
     .filter((text) => text.startsWith('ENTRYPOINT '))
