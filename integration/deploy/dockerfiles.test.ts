@@ -284,6 +284,15 @@ describe.each(IMAGES)('$file build, replayed', ({ file, command, entrypoint }) =
       );
     expect(sources.some((source) => source.includes('cri-watcher/src/grpc-transport.ts'))).toBe(true);
     expect(sources.filter((source) => /@grpc\/|protobufjs|proto-loader\//.test(source))).toEqual([]);
+    // The docs' `kubectl exec … -- node /app/…` commands name files this image has.
+    const documented = ['README.md', 'docs/deploy.md', 'docs/runbook.md'].flatMap((doc) =>
+      [...readFileSync(join(REPO, doc), 'utf8').matchAll(/\bnode (\/app\/[\w./-]+\.js)\b/g)].map(
+        (match) => match[1] ?? '',
+      ),
+    );
+    expect(documented.length).toBeGreaterThan(0);
+    for (const script of new Set(documented))
+      expect([script, existsSync(join(runtimeRoot, script))]).toEqual([script, true]);
     const help = await run(process.execPath, [...args, '--help'], { cwd: app });
     expect(help.stdout).toContain('zonewright');
     expect(help.stderr).toBe('');
