@@ -70,6 +70,15 @@ export function renderReverseMarkdown(result: ReverseResult): string {
         `| ${entry.name} | ${entry.trials} | ${ms(entry.without.medianMs)} | ${ms(entry.without.p95Ms)} | ${ms(entry.with.medianMs)} | ${ms(entry.with.p95Ms)} | ${entry.ratioOfMedians.toFixed(2)} (${pct(entry.ratioOfMedians)}) | ${entry.pairedRatioMedian.toFixed(2)} | ${entry.ratioOfMedians <= TARGET_RATIO ? 'met' : 'NOT met'} |`,
     ),
     '',
+    ...result.cases
+      .filter((entry) => entry.ratioOfMedians > TARGET_RATIO)
+      .map((entry) => {
+        const extra = entry.with.medianMs - entry.without.medianMs;
+        const allowed = (TARGET_RATIO - 1) * entry.without.medianMs;
+        const perPtr = (value: number): string => `${((value * 1000) / result.reverseRecords).toFixed(2)} µs`;
+        return `- ${entry.name}: the reverse zones add ${ms(extra)} (${perPtr(extra)} per PTR: building, validating and writing them); the target allows ${ms(allowed)} at this forward flush (${perPtr(allowed)} per PTR). Measured alternatives: docs/zone-transfer.md.`;
+      }),
+    '',
     `Sizes: \`ZW_BENCH_REVERSE_VMIS\` ${settings.vmis}, \`_FULL_TRIALS\` ${settings.fullTrials}, \`_TRIALS\` ${settings.incrementalTrials}, \`_FEW\` ${settings.few} (${settings.size} run).`,
     '',
   ];
