@@ -73,24 +73,30 @@ export function measureBaseline(): Baseline {
   };
 }
 
+/** What every monitor start of the suite needs: the API server, its VMIs, where to write, how to log and clean up. */
+export interface MonitorStartContext {
+  readonly api: FakeApiServer;
+  readonly vmis: number;
+  readonly temp: string;
+  readonly tuning: MonitorTuning;
+  readonly log: (message: string) => void;
+  /** Registers a cleanup step (run by the suite at the end, also after a failure). */
+  readonly defer: (step: () => unknown) => void;
+}
+
 /**
  * Starts the monitor on `api` (zones into `<temp>/<name>`) and waits until it is ready and the zone holds every
  * VMI. `beforeSpawn` runs after the observer is watching, right before the spawn (the baselines go there).
  */
-export async function startCluster(options: {
-  readonly api: FakeApiServer;
-  readonly vmis: number;
-  readonly temp: string;
-  readonly name: string;
-  readonly tuning: MonitorTuning;
-  readonly timeoutMs: number;
-  readonly log: (message: string) => void;
-  /** Registers a cleanup step (run by the suite at the end, also after a failure). */
-  readonly defer: (step: () => unknown) => void;
-  readonly beforeSpawn?: () => void;
-  /** How `node` starts the CLI (default: the monitor image's command). */
-  readonly cli?: readonly string[];
-}): Promise<{ cluster: Cluster; readyAt: number; first: { at: number; text: string } }> {
+export async function startCluster(
+  options: MonitorStartContext & {
+    readonly name: string;
+    readonly timeoutMs: number;
+    readonly beforeSpawn?: () => void;
+    /** How `node` starts the CLI (default: the monitor image's command). */
+    readonly cli?: readonly string[];
+  },
+): Promise<{ cluster: Cluster; readyAt: number; first: { at: number; text: string } }> {
   const { api, vmis, temp, name, log } = options;
   const kubeconfig = await api.writeKubeconfig(path.join(temp, `api-${name}`));
   const zonesDir = path.join(temp, `zones-${name}`);
@@ -163,15 +169,9 @@ export interface StartComparison {
  * and the zone holds every VMI, then stops it: the image's bundle against the tsc output, side by side in one
  * run (this machine is shared, so only the ratio is comparable between runs).
  */
-export async function compareStarts(options: {
-  readonly api: FakeApiServer;
-  readonly vmis: number;
-  readonly temp: string;
-  readonly tuning: MonitorTuning;
-  readonly trials: number;
-  readonly log: (message: string) => void;
-  readonly defer: (step: () => unknown) => void;
-}): Promise<StartComparison> {
+export async function compareStarts(
+  options: MonitorStartContext & { readonly trials: number },
+): Promise<StartComparison> {
   const bundleMs: number[] = [];
   const tscMs: number[] = [];
   for (let trial = 0; trial < options.trials; trial += 1) {
